@@ -1,0 +1,204 @@
+// Command netlvm is netl's harness CLI: it builds and lists the pinned
+// kernels, runs a program in a guest with netl.ko loaded, and opens a guest
+// shell.
+//
+//	netlvm kernel list
+//	netlvm kernel build [SERIES|all]
+//	netlvm kernel pin SERIES
+//	netlvm run [-kernel SERIES] [-module netl|none|PATH.ko] [-modparams "k=v ..."] [-timeout D] -- PROGRAM [ARGS]
+//	netlvm shell [-kernel SERIES] [-modparams "k=v ..."]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/netl-dev/netl/internal/harness"
+	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/vm"
+)
+
+const usage = `netlvm: netl's harness for kernel modules in QEMU guests
+
+usage:
+  netlvm kernel list                    pinned series, versions, build state, bzImage paths
+  netlvm kernel build [SERIES|all]      build (or find in the cache) pinned kernels
+  netlvm kernel pin SERIES              show the versions Debian serves; -write moves the pin
+  netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
+                                        file: static binary or script), exit with its status
+  netlvm shell [flags]                  interactive guest shell with the module loaded
+
+run and shell flags:
+  -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + `)
+  -kernel-src PATH     build a kernel source tree or tarball instead of the pin
+  -module M            netl (default: built from kmod/), none, or PATH.ko
+  -modparams "k=v .."  module parameters
+  -timeout D           bound on the whole guest run (default ` + "5m" + `)
+
+environment: NETL_CACHE (cache directory), NETL_ACCEL (kvm|tcg, skips the probe)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	code := 0
+	switch os.Args[1] {
+	case "kernel":
+		err = kernelCmd(os.Args[2:])
+	case "run":
+		code, err = runCmd(os.Args[2:], false)
+	case "shell":
+		code, err = runCmd(os.Args[2:], true)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		err = usageError(fmt.Sprintf("unknown command %q", os.Args[1]))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "netlvm: %v\n", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) + " (netlvm help)" }
+
+func kernelCmd(args []string) error {
+	if len(args) == 0 {
+		return usageError("kernel: want list, build or pin")
+	}
+	fs := flag.NewFlagSet("kernel "+args[0], flag.ContinueOnError)
+	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
+	write := fs.Bool("write", false, "pin: move the pin to the newest served version")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	pins, err := kernel.Pins()
+	if err != nil {
+		return err
+	}
+	series := kernel.Series(pins)
+	if fs.NArg() > 0 && fs.Arg(0) != "all" {
+		series = []string{fs.Arg(0)}
+	}
+	switch args[0] {
+	case "list":
+		fmt.Printf("%-7s %-14s %-6s %s\n", "SERIES", "VERSION", "BUILT", "BZIMAGE")
+		for _, s := range series {
+			k, err := kernel.Plan(kernel.Options{Series: s})
+			if err != nil {
+				return err
+			}
+			built := "no"
+			if k.Built() {
+				built = "yes"
+			}
+			fmt.Printf("%-7s %-14s %-6s %s\n", s, k.Version, built, k.BzImage())
+		}
+		return nil
+	case "build":
+		if err := harness.EnsureHostDeps(os.Stderr); err != nil {
+			return err
+		}
+		for _, s := range series {
+			k, err := kernel.Ensure(kernel.Options{Series: s, Source: *src, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s %s %s\n", s, k.Release, k.BzImage())
+		}
+		return nil
+	case "pin":
+		if fs.NArg() != 1 || fs.Arg(0) == "all" {
+			return usageError("kernel pin: name one series")
+		}
+		return pinCmd(fs.Arg(0), *write)
+	}
+	return usageError(fmt.Sprintf("kernel: unknown subcommand %q", args[0]))
+}
+
+func runCmd(args []string, shell bool) (int, error) {
+	name := "run"
+	if shell {
+		name = "shell"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	series := fs.String("kernel", kernel.DefaultSeries, "pinned kernel series")
+	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
+	module := fs.String("module", "netl", "netl, none, or PATH.ko")
+	params := fs.String("modparams", "", `module parameters, "k=v k=v"`)
+	timeout := fs.Duration("timeout", vm.DefaultTimeout, "bound on the whole guest run")
+	if err := fs.Parse(args); err != nil {
+		return 2, usageError(err.Error())
+	}
+	if !shell && fs.NArg() == 0 {
+		return 2, usageError("run: name a PROGRAM after --")
+	}
+	if shell && fs.NArg() > 0 {
+		return 2, usageError("shell takes no program")
+	}
+	if !shell {
+		// Check the program before minutes of building.
+		st, err := os.Stat(fs.Arg(0))
+		if err != nil {
+			return 1, fmt.Errorf("program: %w", err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return 1, fmt.Errorf("program %s is not an executable file", fs.Arg(0))
+		}
+	}
+	if shell && *timeout == vm.DefaultTimeout {
+		*timeout = 24 * time.Hour
+	}
+	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Module: *module,
+		ModParams: *params, Timeout: *timeout, Progress: os.Stderr})
+	if err != nil {
+		return 1, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := harness.Run{Console: os.Stdout}
+	if shell {
+		r.Program, r.Guest, r.Interactive = "/bbin/gosh", true, true
+		restore, err := rawTerminal()
+		if err == nil {
+			defer restore()
+		}
+		fmt.Fprintln(os.Stderr, "netl: booting; the guest powers off when the shell exits (exit or Ctrl-D); Ctrl-A X kills it")
+	} else {
+		r.Program, r.Args = fs.Arg(0), fs.Args()[1:]
+	}
+	res, err := s.Run(ctx, r)
+	if res != nil {
+		fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\n", s.Kernel.Release, res.Accel, res.AccelReason, s.Phases)
+	}
+	if err != nil {
+		return 1, err
+	}
+	st := res.Status
+	if st.Error != "" && st.Stage != "done" {
+		return 1, fmt.Errorf("guest: %s", st.Error)
+	}
+	if st.ExitCode != 0 {
+		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), st.ExitCode)
+	}
+	return st.ExitCode, nil
+}

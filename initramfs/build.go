@@ -1,0 +1,122 @@
+// Package initramfs assembles the u-root initramfs that every netl guest
+// boots: u-root's init, netl's guest init (netlinit), the netlctl client and
+// a few shell tools. Nothing in it changes from run to run; the module, the
+// program and its arguments travel through the 9p share (see RunSpec), so
+// the image is built once per content and kept in the cache.
+package initramfs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/u-root/gobusybox/src/pkg/golang"
+	"github.com/u-root/mkuimage/uimage"
+	"github.com/u-root/uio/llog"
+)
+
+// busybox commands: u-root's init, netl's uinit, and what an interactive
+// `netlvm shell` user reaches for.
+var busybox = []string{
+	"github.com/u-root/u-root/cmds/core/init",
+	"github.com/u-root/u-root/cmds/core/gosh",
+	"github.com/u-root/u-root/cmds/core/cat",
+	"github.com/u-root/u-root/cmds/core/dmesg",
+	"github.com/u-root/u-root/cmds/core/echo",
+	"github.com/u-root/u-root/cmds/core/insmod",
+	"github.com/u-root/u-root/cmds/core/ls",
+	"github.com/u-root/u-root/cmds/core/lsmod",
+	"github.com/u-root/u-root/cmds/core/ps",
+	"github.com/u-root/u-root/cmds/core/rmmod",
+	"github.com/u-root/u-root/cmds/core/shutdown",
+	"github.com/netl-dev/netl/initramfs/netlinit",
+}
+
+// binaries are built as standalone programs (not busybox-rewritten).
+var binaries = []string{
+	"github.com/netl-dev/netl/userspace/cmd/netlctl",
+}
+
+// sources are the repository paths whose content decides the image.
+var sources = []string{"go.mod", "go.sum", "initramfs", "userspace"}
+
+// Ensure returns the path of the cached initramfs for the repository at
+// root, building it when its inputs changed.
+func Ensure(root, cache string, progress io.Writer) (string, error) {
+	key, err := inputsKey(root)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "initramfs")
+	final := filepath.Join(dir, key+".cpio")
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmpDir, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmpDir)
+	fmt.Fprintf(progress, "netl: building the u-root initramfs (once per change to initramfs/, userspace/, go.mod)\n")
+	out := filepath.Join(tmpDir, "initramfs.cpio")
+	env := golang.Default(golang.DisableCGO(), golang.WithGOARCH("amd64"), golang.WithWorkingDir(root))
+	l := llog.New(slog.LevelWarn, func(format string, args ...any) {
+		fmt.Fprintf(progress, "u-root: "+format+"\n", args...)
+	})
+	err = uimage.Create(l,
+		uimage.WithReplaceEnv(env),
+		uimage.WithTempDir(tmpDir),
+		uimage.WithCPIOOutput(out),
+		uimage.WithBusyboxCommands(busybox...),
+		uimage.WithBinaryCommands(binaries...),
+		uimage.WithInit("init"),
+		uimage.WithUinit("netlinit"),
+		uimage.WithShell("gosh"),
+	)
+	if err != nil {
+		return "", fmt.Errorf("building initramfs: %w", err)
+	}
+	if err := os.Rename(out, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// inputsKey hashes what the image is built from: the Go toolchain, the
+// module graph and the sources of the commands in it.
+func inputsKey(root string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	for _, s := range sources {
+		err := filepath.WalkDir(filepath.Join(root, s), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "go.mod") || strings.HasSuffix(path, "go.sum")) {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			fmt.Fprintf(h, "%s %d\n", rel, len(data))
+			h.Write(data)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("hashing initramfs inputs: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}

@@ -1,0 +1,138 @@
+// Command netlinit is the guest side of a netl run: u-root's init starts it
+// as uinit. It mounts the host's shared directory, loads the module named in
+// run.json with its parameters, runs the program, writes status.json back
+// to the share and powers the guest off. It never waits for the host to time
+// out: every path ends in power-off.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/initramfs"
+)
+
+func main() {
+	st := run()
+	if data, err := json.Marshal(st); err == nil {
+		if err := os.WriteFile(filepath.Join(initramfs.ShareDir, "status.json"), data, 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "netl: writing status: %v\n", err)
+		}
+	}
+	if st.Error != "" {
+		fmt.Fprintf(os.Stderr, "netl: %s\n", st.Error)
+	}
+	unix.Sync()
+	_ = unix.Unmount(initramfs.ShareDir, 0)
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Fprintf(os.Stderr, "netl: power off: %v\n", err)
+	}
+	select {} // init must not exit; the kernel is powering off
+}
+
+func run() initramfs.Status {
+	st := initramfs.Status{Stage: "module", ExitCode: -1, BootSeconds: uptime()}
+	if err := os.MkdirAll(initramfs.ShareDir, 0o755); err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	// msize: Linux's 8 KiB default makes large files (test binaries) crawl.
+	if err := unix.Mount(initramfs.ShareTag, initramfs.ShareDir, "9p", 0,
+		"trans=virtio,version=9p2000.L,msize=1048576,cache=loose"); err != nil {
+		st.Error = fmt.Sprintf("mounting the host share (9p tag %q): %v", initramfs.ShareTag, err)
+		return st
+	}
+	data, err := os.ReadFile(filepath.Join(initramfs.ShareDir, "run.json"))
+	if err != nil {
+		st.Error = fmt.Sprintf("reading run.json: %v", err)
+		return st
+	}
+	var spec initramfs.RunSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		st.Error = fmt.Sprintf("parsing run.json: %v", err)
+		return st
+	}
+	if spec.Module != "" {
+		if err := loadModule(filepath.Join(initramfs.ShareDir, spec.Module), spec.ModParams); err != nil {
+			st.Error = err.Error()
+			return st
+		}
+	}
+
+	st.Stage = "program"
+	prog := spec.Program
+	if !filepath.IsAbs(prog) && !strings.HasPrefix(prog, "/") {
+		prog = filepath.Join(initramfs.ShareDir, prog)
+	}
+	cmd := exec.Command(prog, spec.Args...)
+	cmd.Dir = initramfs.ShareDir
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if spec.Stdout != "" {
+		f, err := os.Create(filepath.Join(initramfs.ShareDir, spec.Stdout))
+		if err != nil {
+			st.Error = err.Error()
+			return st
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	start := time.Now()
+	err = cmd.Run()
+	st.ProgramSeconds = time.Since(start).Seconds()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		st.ExitCode = 0
+	case errors.As(err, &exit):
+		st.ExitCode = exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			st.ExitCode = 128 + int(ws.Signal())
+			st.Error = fmt.Sprintf("%s killed by signal %v", spec.Program, ws.Signal())
+		}
+	default:
+		st.Error = fmt.Sprintf("running %s: %v", spec.Program, err)
+		return st
+	}
+	st.Stage = "done"
+	return st
+}
+
+// loadModule loads a module with init_module(2), as insmod does.
+func loadModule(path, params string) error {
+	image, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("loading module: %w", err)
+	}
+	if err := unix.InitModule(image, params); err != nil {
+		hint := ""
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ERANGE) {
+			hint = " (a bad module parameter? the kernel log above says which)"
+		}
+		return fmt.Errorf("loading %s with parameters %q: %v%s", filepath.Base(path), params, err, hint)
+	}
+	return nil
+}
+
+func uptime() float64 {
+	data, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

@@ -1,0 +1,261 @@
+// Package harness ties netl's parts into one run: host packages, the cached
+// kernel, the module built against it, the cached initramfs, and a QEMU
+// guest that loads the module and runs a program. Both the `netlvm` CLI and
+// the host side of the VM tests go through it.
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	netl "github.com/netl-dev/netl"
+	"github.com/netl-dev/netl/initramfs"
+	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/vm"
+)
+
+// Options select what a Session boots.
+type Options struct {
+	Series    string // pinned series; kernel.DefaultSeries when empty
+	KernelSrc string // a kernel source tree or tarball instead of the pin
+	// Module is "netl" (built from kmod/), "none", or the path of a .ko.
+	Module    string
+	ModParams string
+	Timeout   time.Duration
+	// Progress receives what the harness is doing (builds, accelerator).
+	Progress io.Writer
+}
+
+// Phases are the wall times of a run's steps.
+type Phases struct {
+	Kernel, Module, Initramfs time.Duration
+	Boot                      time.Duration // kernel start to netl's init (guest uptime)
+	Program                   time.Duration // the program in the guest
+	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and power-off
+}
+
+func (p Phases) String() string {
+	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + program %s + firmware/modload/power-off %s",
+		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Program), r(p.VM-p.Boot-p.Program))
+}
+
+// Session is a prepared kernel, module and initramfs.
+type Session struct {
+	Opts      Options
+	Root      string // the netl repository
+	Cache     string
+	Kernel    *kernel.Kernel
+	Module    string // host path of the .ko; empty with Module "none"
+	Initramfs string
+	Phases    Phases
+}
+
+// Prepare makes sure everything a run needs exists, building what the
+// cache lacks.
+func Prepare(opts Options) (*Session, error) {
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.Module == "" {
+		opts.Module = "netl"
+	}
+	if err := CheckModParams(opts.ModParams); err != nil {
+		return nil, err
+	}
+	s := &Session{Opts: opts}
+	var err error
+	if s.Root, err = RepoRoot(); err != nil {
+		return nil, err
+	}
+	if s.Cache, err = kernel.CacheDir(); err != nil {
+		return nil, err
+	}
+	if err := EnsureHostDeps(opts.Progress); err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	s.Kernel, err = kernel.Ensure(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
+	s.Phases.Kernel = time.Since(t)
+
+	t = time.Now()
+	switch m := opts.Module; {
+	case m == "none":
+	case m == "netl":
+		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod", "netl", opts.Progress); err != nil {
+			return nil, err
+		}
+	case strings.HasSuffix(m, ".ko"):
+		if _, err := os.Stat(m); err != nil {
+			return nil, fmt.Errorf("module: %w", err)
+		}
+		s.Module, _ = filepath.Abs(m)
+	default:
+		return nil, fmt.Errorf("module %q: want netl, none or the path of a .ko file", m)
+	}
+	s.Phases.Module = time.Since(t)
+
+	t = time.Now()
+	if s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress); err != nil {
+		return nil, err
+	}
+	s.Phases.Initramfs = time.Since(t)
+	return s, nil
+}
+
+// Run describes one program run in the guest.
+type Run struct {
+	// Program is a host file (static binary or script) copied into the
+	// guest, or an absolute guest path ("/bbin/gosh") when Guest is set.
+	Program string
+	Guest   bool
+	Args    []string
+	Env     []string
+	// Stdout, when set, is a file name in the share for the program's
+	// standard output; Share then holds it after the run.
+	Stdout string
+	// Share is the host directory shared with the guest; a temporary one
+	// when empty.
+	Share       string
+	Console     io.Writer // live console lines
+	ConsoleLog  string    // whole console; in Share when empty
+	Interactive bool
+}
+
+// Run boots the guest, loads the module, runs the program and returns the
+// guest's report. An error means the guest did not report: it did not boot,
+// hung, or panicked; the error carries the console tail and QEMU command.
+func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
+	share := r.Share
+	if share == "" {
+		d, err := os.MkdirTemp("", "netl-run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		share = d
+	}
+	spec := initramfs.RunSpec{ModParams: s.Opts.ModParams, Args: r.Args, Env: r.Env, Stdout: r.Stdout}
+	if s.Module != "" {
+		spec.Module = filepath.Base(s.Module)
+		if err := copyFile(s.Module, filepath.Join(share, spec.Module), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if r.Guest {
+		spec.Program = r.Program
+	} else {
+		st, err := os.Stat(r.Program)
+		if err != nil {
+			return nil, fmt.Errorf("program: %w", err)
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("program %s is a directory", r.Program)
+		}
+		spec.Program = "bin/" + filepath.Base(r.Program)
+		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	_ = os.Remove(filepath.Join(share, "status.json"))
+	if err := initramfs.WriteSpec(share, spec); err != nil {
+		return nil, err
+	}
+	log := r.ConsoleLog
+	if log == "" {
+		log = filepath.Join(share, "console.log")
+	}
+	res, err := vm.Run(ctx, vm.Config{
+		Kernel:      s.Kernel.BzImage(),
+		Initramfs:   s.Initramfs,
+		Share:       share,
+		Timeout:     s.Opts.Timeout,
+		Cache:       s.Cache,
+		ConsoleLog:  log,
+		Console:     r.Console,
+		Interactive: r.Interactive,
+	})
+	if res != nil {
+		s.Phases.VM = res.Wall
+		if res.Status != nil {
+			s.Phases.Program = seconds(res.Status.ProgramSeconds)
+			s.Phases.Boot = seconds(res.Status.BootSeconds)
+		}
+	}
+	return res, err
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// CheckModParams rejects module parameters that are not "key=value" words,
+// before a VM is booted to find out.
+func CheckModParams(p string) error {
+	for _, w := range strings.Fields(p) {
+		k, _, ok := strings.Cut(w, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "/\\\"'") {
+			return fmt.Errorf("module parameter %q: want key=value", w)
+		}
+	}
+	return nil
+}
+
+// RepoRoot finds the netl repository from the working directory upwards:
+// the initramfs is built from its packages.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if isNetlRoot(d) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("%s is not inside the netl repository (no go.mod for github.com/netl-dev/netl above it); run from the repository", dir)
+		}
+	}
+}
+
+func isNetlRoot(d string) bool {
+	f, err := os.Open(filepath.Join(d, "go.mod"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "module github.com/netl-dev/netl" {
+			return true
+		}
+	}
+	return false
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

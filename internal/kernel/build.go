@@ -1,0 +1,364 @@
+package kernel
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Options select a kernel.
+type Options struct {
+	// Series is a pinned series ("6.12"); DefaultSeries when empty.
+	Series string
+	// Source, when set, replaces the pinned source: a kernel source tree
+	// (built out of tree, incrementally) or a tarball of one.
+	Source string
+	// Extra fragments merged after the series' own.
+	Extra []Fragment
+	// Progress receives human-readable progress lines; nil discards them.
+	Progress io.Writer
+}
+
+// Kernel is a built kernel in the cache.
+type Kernel struct {
+	Series   string        `json:"series"`
+	Version  string        `json:"version"` // Debian version, or "local"
+	Source   string        `json:"source"`  // package or path
+	Key      string        `json:"key"`
+	Release  string        `json:"release"` // uname -r of the built kernel
+	BuildFor time.Duration `json:"build_time"`
+	Dir      string        `json:"-"` // the build tree: make -C Dir M=... modules
+}
+
+// BzImage is the kernel image QEMU boots.
+func (k *Kernel) BzImage() string { return filepath.Join(k.Dir, "arch", "x86", "boot", "bzImage") }
+
+const marker = ".netl-kernel.json"
+
+// Plan says where a kernel lives in the cache without building it.
+func Plan(opts Options) (*Kernel, error) {
+	if opts.Series == "" {
+		opts.Series = DefaultSeries
+	}
+	cache, err := CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Source != "" {
+		return planLocal(cache, opts)
+	}
+	p, err := LookupPin(opts.Series)
+	if err != nil {
+		return nil, err
+	}
+	frags, err := Fragments(p.Series, opts.Extra...)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(fmt.Sprintf("%s %s %s", p.Package, p.Version, p.SHA256), frags)
+	name := fmt.Sprintf("%s-%s-%s", p.Series, p.Version, key)
+	return &Kernel{Series: p.Series, Version: p.Version, Source: p.Package, Key: key,
+		Dir: filepath.Join(cache, "kernels", name)}, nil
+}
+
+func planLocal(cache string, opts Options) (*Kernel, error) {
+	abs, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("kernel source: %w", err)
+	}
+	id := "dir:" + abs
+	if !st.IsDir() {
+		id = fmt.Sprintf("tarball:%s:%d:%d", abs, st.Size(), st.ModTime().UnixNano())
+	}
+	frags, err := Fragments(opts.Series, opts.Extra...)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(id, frags)
+	return &Kernel{Series: opts.Series, Version: "local", Source: abs, Key: key,
+		Dir: filepath.Join(cache, "kernels", "local-"+key)}, nil
+}
+
+// Built reports whether the planned kernel is complete in the cache.
+func (k *Kernel) Built() bool {
+	data, err := os.ReadFile(filepath.Join(k.Dir, marker))
+	if err != nil {
+		return false
+	}
+	var got Kernel
+	if json.Unmarshal(data, &got) != nil || got.Key != k.Key {
+		return false
+	}
+	k.Release, k.BuildFor = got.Release, got.BuildFor
+	_, err = os.Stat(k.BzImage())
+	return err == nil
+}
+
+// Ensure returns the kernel for opts, building it first when the cache does
+// not hold it. Concurrent callers wait on a lock; a failed build leaves
+// nothing in the cache but its log.
+func Ensure(opts Options) (*Kernel, error) {
+	k, err := Plan(opts)
+	if err != nil {
+		return nil, err
+	}
+	if k.Built() {
+		return k, nil
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	if err := CheckBuildTools(); err != nil {
+		return nil, err
+	}
+	cache, _ := CacheDir()
+	lock, err := LockFile(filepath.Join(cache, "locks", filepath.Base(k.Dir)+".lock"), func() {
+		fmt.Fprintf(progress, "netl: waiting for another run that is building kernel %s\n", k.Series)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if k.Built() { // built by whoever held the lock
+		return k, nil
+	}
+	start := time.Now()
+	if k.Version == "local" {
+		err = buildLocal(cache, k, opts, progress)
+	} else {
+		err = buildPinned(cache, k, opts, progress)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building kernel %s: %w", k.Series, err)
+	}
+	fmt.Fprintf(progress, "netl: kernel %s (%s) built in %s: %s\n", k.Series, k.Release, time.Since(start).Round(time.Second), k.BzImage())
+	return k, nil
+}
+
+func buildPinned(cache string, k *Kernel, opts Options, progress io.Writer) error {
+	pin, err := LookupPin(k.Series)
+	if err != nil {
+		return err
+	}
+	deb, err := fetchDeb(cache, pin, progress)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(ensureDir(filepath.Dir(k.Dir)), ".build-"+filepath.Base(k.Dir)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	fmt.Fprintf(progress, "netl: unpacking %s\n", filepath.Base(deb))
+	member := fmt.Sprintf("./usr/src/%s.tar.xz", pin.Package)
+	script := `set -o pipefail; dpkg-deb --fsys-tarfile "$1" | tar -xO "$2" | tar -xJ --strip-components=1 -C "$3"`
+	if out, err := exec.Command("bash", "-c", script, "unpack", deb, member, tmp).CombinedOutput(); err != nil {
+		return fmt.Errorf("unpacking %s: %w\n%s", deb, err, out)
+	}
+	if err := configureAndMake(cache, k, tmp, "", opts, progress); err != nil {
+		return err
+	}
+	// The tree was built in a temporary directory; renaming it makes it
+	// visible whole or not at all. Kbuild's out-of-tree module builds
+	// (make -C DIR M=...) work from the renamed tree.
+	_ = os.RemoveAll(k.Dir) // an incomplete tree from a recipe that crashed
+	if err := os.Rename(tmp, k.Dir); err != nil {
+		return err
+	}
+	return nil
+}
+
+func buildLocal(cache string, k *Kernel, opts Options, progress io.Writer) error {
+	src := k.Source
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		tmp, err := os.MkdirTemp(ensureDir(filepath.Dir(k.Dir)), ".build-"+filepath.Base(k.Dir)+"-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		fmt.Fprintf(progress, "netl: unpacking %s\n", src)
+		if out, err := exec.Command("tar", "-xaf", src, "--strip-components=1", "-C", tmp).CombinedOutput(); err != nil {
+			return fmt.Errorf("unpacking %s: %w\n%s", src, err, out)
+		}
+		if err := configureAndMake(cache, k, tmp, "", opts, progress); err != nil {
+			return err
+		}
+		_ = os.RemoveAll(k.Dir)
+		return os.Rename(tmp, k.Dir)
+	}
+	if _, err := os.Stat(filepath.Join(src, "Kbuild")); err != nil {
+		return fmt.Errorf("%s is not a kernel source tree (no Kbuild file)", src)
+	}
+	// A source tree is built out of tree into the cache, incrementally: the
+	// marker is removed first, so an interrupted build is never taken for a
+	// finished one.
+	if err := os.MkdirAll(k.Dir, 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(k.Dir, marker))
+	return configureAndMake(cache, k, src, k.Dir, opts, progress)
+}
+
+// configureAndMake configures src (building into out when set) from
+// tinyconfig plus the fragments, checks that every requested option landed,
+// and builds bzImage and modules (Module.symvers is needed by modpost for
+// out-of-tree modules on newer kernels).
+func configureAndMake(cache string, k *Kernel, src, out string, opts Options, progress io.Writer) error {
+	build := src
+	if out != "" {
+		build = out
+	}
+	frags, err := Fragments(k.Series, opts.Extra...)
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(ensureDir(filepath.Join(cache, "logs")), filepath.Base(k.Dir)+".build.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+
+	var files []string
+	for i, f := range frags {
+		p := filepath.Join(build, fmt.Sprintf(".netl-fragment-%d.config", i))
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			return err
+		}
+		files = append(files, p)
+	}
+	makeArgs := []string{"-C", src}
+	if out != "" {
+		makeArgs = append(makeArgs, "O="+out)
+	}
+	steps := []struct {
+		what string
+		cmd  []string
+		dir  string
+	}{
+		{"tinyconfig", append(append([]string{"make"}, makeArgs...), "tinyconfig"), src},
+		{"merging fragments", append([]string{"scripts/kconfig/merge_config.sh", "-m", "-O", build, filepath.Join(build, ".config")}, files...), src},
+		{"olddefconfig", append(append([]string{"make"}, makeArgs...), "olddefconfig"), src},
+	}
+	fmt.Fprintf(progress, "netl: configuring kernel %s (tinyconfig + %s)\n", k.Series, fragNames(frags))
+	for _, s := range steps {
+		fmt.Fprintf(logf, "+ %s\n", strings.Join(s.cmd, " "))
+		c := exec.Command(s.cmd[0], s.cmd[1:]...)
+		c.Dir = s.dir
+		c.Stdout, c.Stderr = logf, logf
+		if err := c.Run(); err != nil {
+			return failed(s.what, err, logPath)
+		}
+	}
+	dotconfig, err := os.ReadFile(filepath.Join(build, ".config"))
+	if err != nil {
+		return err
+	}
+	if err := checkConfig(dotconfig, frags); err != nil {
+		return err
+	}
+
+	jobs := runtime.NumCPU()
+	args := append(append([]string{}, makeArgs...), fmt.Sprintf("-j%d", jobs), "bzImage", "modules")
+	fmt.Fprintf(logf, "+ make %s\n", strings.Join(args, " "))
+	fmt.Fprintf(progress, "netl: building kernel %s with %d jobs (a few minutes; log: %s)\n", k.Series, jobs, logPath)
+	c := exec.Command("make", args...)
+	c.Dir = src
+	counter := &lineCounter{w: logf}
+	c.Stdout, c.Stderr = counter, counter
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(progress, "netl: building kernel %s: %s, %d files compiled\n",
+					k.Series, time.Since(start).Round(time.Second), counter.compiled.Load())
+			}
+		}
+	}()
+	err = c.Run()
+	close(done)
+	if err != nil {
+		return failed("make bzImage modules", err, logPath)
+	}
+	rel, err := os.ReadFile(filepath.Join(build, "include", "config", "kernel.release"))
+	if err != nil {
+		return err
+	}
+	k.Release = strings.TrimSpace(string(rel))
+	k.BuildFor = time.Since(start).Round(time.Second)
+	data, _ := json.MarshalIndent(k, "", "  ")
+	return os.WriteFile(filepath.Join(build, marker), data, 0o644)
+}
+
+func fragNames(frags []Fragment) string {
+	var n []string
+	for _, f := range frags {
+		n = append(n, f.Name)
+	}
+	return strings.Join(n, " + ")
+}
+
+func failed(what string, err error, logPath string) error {
+	data, _ := os.ReadFile(logPath)
+	return fmt.Errorf("%s failed (%v); last lines of %s:\n%s", what, err, logPath, lastLines(string(data), 30))
+}
+
+// lineCounter passes make's output to the log and counts compiled files
+// for the progress line (approximately: a "  CC " split across two writes
+// is missed, which a progress line can afford).
+type lineCounter struct {
+	w        io.Writer
+	compiled atomic.Int64
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.compiled.Add(int64(bytes.Count(p, []byte("  CC "))))
+	return l.w.Write(p)
+}
+
+// CheckBuildTools reports the host programs a kernel build needs and lacks.
+func CheckBuildTools() error {
+	var missing []string
+	for _, prog := range []string{"make", "gcc", "flex", "bison", "bc", "perl", "tar", "xz"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			missing = append(missing, prog)
+		}
+	}
+	for _, hdr := range []string{"/usr/include/gelf.h", "/usr/include/openssl/opensslv.h"} {
+		if _, err := os.Stat(hdr); err != nil {
+			missing = append(missing, hdr)
+		}
+	}
+	if len(missing) > 0 {
+		return errors.New("building a kernel needs " + strings.Join(missing, ", ") +
+			": sudo apt-get install -y " + strings.Join(BuildPackages, " "))
+	}
+	return nil
+}
+
+// BuildPackages are the Debian packages a kernel and module build needs.
+var BuildPackages = []string{"gcc", "make", "bc", "flex", "bison", "libelf-dev", "libssl-dev", "cpio", "xz-utils", "kmod", "perl"}

@@ -1,0 +1,193 @@
+package kernel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Keyring verifies Debian's archive signatures. On Debian it comes with the
+// system; on Ubuntu from the debian-archive-keyring package.
+const Keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// mirror returns the Debian archive that serves a suite.
+func mirror(suite string) string {
+	base := os.Getenv("NETL_DEBIAN_MIRROR")
+	if base == "" {
+		base = "http://deb.debian.org"
+	}
+	if strings.HasSuffix(suite, "-security") {
+		return base + "/debian-security"
+	}
+	return base + "/debian"
+}
+
+// apt runs apt-get/apt-cache with a private configuration under dir: its
+// own source list, lists and cache, so the system's package state is never
+// read for sources nor changed. Adding trixie or sid to the system's sources
+// would let the next apt-get install upgrade libc.
+type apt struct {
+	dir   string
+	suite string
+	log   io.Writer
+}
+
+func (a apt) args() ([]string, error) {
+	list := filepath.Join(a.dir, a.suite+".list")
+	line := fmt.Sprintf("deb [signed-by=%s] %s %s main\n", Keyring, mirror(a.suite), a.suite)
+	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(a.dir, a.suite, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(list, []byte(line), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{
+		"-o", "Dir::Etc::SourceList=" + list,
+		"-o", "Dir::Etc::SourceParts=/nonexistent",
+		"-o", "Dir::State::Lists=" + filepath.Join(a.dir, a.suite, "lists"),
+		"-o", "Dir::Cache=" + filepath.Join(a.dir, a.suite, "cache"),
+		"-o", "APT::Sandbox::User=root",
+		"-o", "Debug::NoLocking=1",
+		"-o", "Acquire::Languages=none",
+		"-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
+		"-o", "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",
+		"-o", "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false",
+		"-o", "Acquire::IndexTargets::deb::CNF::DefaultEnabled=false",
+	}, nil
+}
+
+// PrivateAptArgs are the apt options of netl's private configuration for a
+// suite (see apt); the suite's index must have been read (ServedVersions).
+func PrivateAptArgs(cache, suite string) []string {
+	args, _ := apt{dir: filepath.Join(cache, "apt"), suite: suite}.args()
+	return args
+}
+
+func (a apt) run(dir, prog string, extra ...string) ([]byte, error) {
+	args, err := a.args()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(prog, append(args, extra...)...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s %s: %w\n%s", prog, strings.Join(extra, " "), err, lastLines(out.String(), 15))
+	}
+	return out.Bytes(), nil
+}
+
+// ServedVersions lists the versions of pkg that the suite serves now.
+func ServedVersions(cache, suite, pkg string, log io.Writer) ([]string, error) {
+	a := apt{dir: filepath.Join(cache, "apt"), suite: suite, log: log}
+	if _, err := a.run("", "apt-get", "update"); err != nil {
+		return nil, fmt.Errorf("reading Debian's %s index: %w", suite, err)
+	}
+	out, err := a.run("", "apt-cache", "madison", pkg)
+	if err != nil {
+		return nil, err
+	}
+	var vs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) >= 2 && strings.TrimSpace(f[0]) == pkg {
+			vs = append(vs, strings.TrimSpace(f[1]))
+		}
+	}
+	return vs, nil
+}
+
+// fetchDeb returns the path of the pin's .deb in the cache, downloading it
+// when absent. The file is verified against the pin before it is returned; a
+// mismatch is an error and the bad file is removed.
+func fetchDeb(cache string, p Pin, log io.Writer) (string, error) {
+	debs := filepath.Join(cache, "debs")
+	final := filepath.Join(debs, p.DebName())
+	if _, err := os.Stat(final); err == nil {
+		if err := verify(final, p); err != nil {
+			os.Remove(final)
+			return "", err
+		}
+		return final, nil
+	}
+	for _, prog := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			return "", fmt.Errorf("fetching %s needs %s (Debian or Ubuntu with apt)", p.Package, prog)
+		}
+	}
+	if _, err := os.Stat(Keyring); err != nil {
+		return "", fmt.Errorf("fetching %s needs Debian's archive keyring at %s: apt-get install debian-archive-keyring", p.Package, Keyring)
+	}
+	tmp, err := os.MkdirTemp(ensureDir(debs), ".download-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+
+	fmt.Fprintf(log, "netl: fetching %s %s from Debian %s\n", p.Package, p.Version, p.Suite)
+	a := apt{dir: filepath.Join(cache, "apt"), suite: p.Suite, log: log}
+	if _, err := a.run("", "apt-get", "update"); err != nil {
+		return "", fmt.Errorf("reading Debian's %s index: %w", p.Suite, err)
+	}
+	if _, err := a.run(tmp, "apt-get", "download", p.Package+"="+p.Version); err != nil {
+		served, _ := ServedVersions(cache, p.Suite, p.Package, log)
+		return "", fmt.Errorf("debian %s no longer serves %s %s (it serves: %s).\n"+
+			"Move the pin with `go run ./cmd/netlvm kernel pin %s`, review the new checksum, and commit kernel-config/pins.txt: %w",
+			p.Suite, p.Package, p.Version, orNone(served), p.Series, err)
+	}
+	got := filepath.Join(tmp, p.DebName())
+	if err := verify(got, p); err != nil {
+		return "", err
+	}
+	if err := os.Rename(got, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+func verify(path string, p Pin) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
+		return fmt.Errorf("checksum mismatch for %s %s: kernel-config/pins.txt says sha256 %s, the downloaded file has %s; refusing to use it",
+			p.Package, p.Version, p.SHA256, got)
+	}
+	return nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func ensureDir(d string) string {
+	_ = os.MkdirAll(d, 0o755)
+	return d
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

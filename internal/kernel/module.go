@@ -1,0 +1,103 @@
+package kernel
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// BuildModule builds the out-of-tree module whose sources are the files of
+// src under dir (Kbuild, *.c, *.h) against k, and returns the path of
+// name.ko in the cache. The result is keyed by the sources and the kernel,
+// so an unchanged module is never rebuilt. A module that fails to build
+// returns the compiler's output.
+func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (string, error) {
+	files, err := fs.ReadDir(src, dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", recipe, k.Key)
+	var names []string
+	for _, f := range files {
+		if !f.IsDir() {
+			names = append(names, f.Name())
+		}
+	}
+	sort.Strings(names)
+	contents := make(map[string][]byte)
+	for _, n := range names {
+		data, err := fs.ReadFile(src, path.Join(dir, n))
+		if err != nil {
+			return "", err
+		}
+		contents[n] = data
+		fmt.Fprintf(h, "%s %d\n", n, len(data))
+		h.Write(data)
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:16]
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	outDir := filepath.Join(cache, "modules", key)
+	ko := filepath.Join(outDir, name+".ko")
+	if _, err := os.Stat(ko); err == nil {
+		return ko, nil
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	fmt.Fprintf(progress, "netl: building %s.ko for kernel %s\n", name, k.Release)
+	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(cache, "modules")), ".build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	for n, data := range contents {
+		if err := os.WriteFile(filepath.Join(tmp, n), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "modules")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))
+	}
+	if _, err := os.Stat(filepath.Join(tmp, name+".ko")); err != nil {
+		return "", fmt.Errorf("building %s.ko: make succeeded but wrote no %s.ko:\n%s", name, name, out)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	// Write next to the final name, then rename: a reader never sees half a module.
+	data, err := os.ReadFile(filepath.Join(tmp, name+".ko"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(ko+".tmp", data, 0o644); err != nil {
+		return "", err
+	}
+	return ko, os.Rename(ko+".tmp", ko)
+}
+
+// compilerOutput drops make's directory chatter so the compiler's own
+// messages are what a user reads.
+func compilerOutput(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "make[") || strings.HasPrefix(l, "make: Entering") || strings.HasPrefix(l, "make: Leaving") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
+}

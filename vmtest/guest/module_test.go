@@ -1,0 +1,115 @@
+//go:build netlguest
+
+package guest
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hugelgupf/vmtest/guest"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// modulePath is where the guest init finds netl.ko in the host share.
+func modulePath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("NETL_MODULE")
+	require.NotEmpty(t, p, "NETL_MODULE is not set: the harness passes it to the guest")
+	return p
+}
+
+// moduleLoaded reports whether netl is in /proc/modules.
+func moduleLoaded(t *testing.T) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/modules")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "netl ") {
+			return true
+		}
+	}
+	return false
+}
+
+func loadModule(t *testing.T, params string) error {
+	t.Helper()
+	image, err := os.ReadFile(modulePath(t))
+	require.NoError(t, err)
+	return unix.InitModule(image, params)
+}
+
+func unloadModule(t *testing.T) error {
+	t.Helper()
+	return unix.DeleteModule("netl", unix.O_NONBLOCK)
+}
+
+// reloadModule replaces the loaded netl with one loaded with params, and
+// puts the default one back when the test ends.
+func reloadModule(t *testing.T, params string) {
+	t.Helper()
+	if moduleLoaded(t) {
+		require.NoError(t, unloadModule(t), "rmmod netl")
+	}
+	require.NoError(t, loadModule(t, params), "insmod netl.ko %s", params)
+	t.Cleanup(func() {
+		if moduleLoaded(t) {
+			if err := unloadModule(t); err != nil {
+				t.Errorf("rmmod netl after the test: %v", err)
+				return
+			}
+		}
+		if err := loadModule(t, ""); err != nil {
+			t.Errorf("reloading netl with defaults: %v", err)
+		}
+	})
+}
+
+func readParam(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile("/sys/module/netl/parameters/" + name)
+	require.NoError(t, err, "reading parameter %s", name)
+	return strings.TrimSpace(string(data))
+}
+
+func TestModuleLoadedByInit(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	require.True(t, moduleLoaded(t), "netl is not in /proc/modules")
+	require.Equal(t, "1", readParam(t, "reply_count"), "reply_count default")
+	require.Equal(t, "0", readParam(t, "reply_interval_ms"), "reply_interval_ms default")
+}
+
+func TestModuleUnloadAndReload(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	reloadModule(t, "reply_count=3 reply_interval_ms=10")
+	require.Equal(t, "3", readParam(t, "reply_count"))
+	require.Equal(t, "10", readParam(t, "reply_interval_ms"))
+
+	require.NoError(t, unloadModule(t), "rmmod netl")
+	require.False(t, moduleLoaded(t), "netl still in /proc/modules after rmmod")
+	// With no kernel socket on protocol 25, a socket cannot be made for it.
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW, 25)
+	if err == nil {
+		unix.Close(fd)
+	}
+	require.ErrorIs(t, err, unix.EPROTONOSUPPORT, "socket(AF_NETLINK, SOCK_RAW, 25) without the module")
+	require.NoError(t, loadModule(t, "reply_count=2"), "insmod again")
+	require.Equal(t, "2", readParam(t, "reply_count"))
+}
+
+func TestModuleRejectsBadParameters(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	reloadModule(t, "")
+	require.NoError(t, unloadModule(t))
+	for _, params := range []string{"reply_count=0", "reply_count=101", "reply_count=abc", "reply_interval_ms=60001", "reply_interval_ms=-1"} {
+		err := loadModule(t, params)
+		if !errors.Is(err, unix.EINVAL) {
+			t.Errorf("insmod netl.ko %s\n- want: %v\n-  got: %v", params, unix.EINVAL, err)
+		}
+		if moduleLoaded(t) {
+			require.NoError(t, unloadModule(t))
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package vmtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/netl-dev/netl/internal/harness"
+	"github.com/netl-dev/netl/internal/kernel"
+)
+
+// guestPackage holds the tests that run inside the VM. Its test files carry
+// the netlguest build tag, so `go test ./...` on the host does not run them
+// outside a guest.
+const guestPackage = "github.com/netl-dev/netl/vmtest/guest"
+
+// TestGuest boots the kernel named by $NETL_KERNEL (default 6.12) with
+// netl.ko loaded and runs the guest suite in it; each guest test appears as
+// a subtest here.
+func TestGuest(t *testing.T) {
+	s := prepare(t, harness.Options{})
+	share := t.TempDir()
+	bin := buildGuestTests(t, s.Root)
+
+	logPath := filepath.Join(s.Cache, "logs", fmt.Sprintf("vmtest-%s.console.log", s.Kernel.Series))
+	require.NoError(t, os.MkdirAll(filepath.Dir(logPath), 0o755))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := s.Run(ctx, harness.Run{
+		Program:    bin,
+		Args:       []string{"-test.v=test2json", "-test.timeout=4m"},
+		Env:        []string{"NETL_MODULE=/netl/netl.ko"},
+		Stdout:     "guest.out",
+		Share:      share,
+		ConsoleLog: logPath,
+	})
+	if res != nil {
+		t.Logf("kernel %s (%s), accelerator %s (%s), console log %s", s.Kernel.Series, s.Kernel.Release, res.Accel, res.AccelReason, logPath)
+		defer fmt.Fprintf(progressWriter(), "netl: phases: %s\n", s.Phases)
+	}
+	require.NoError(t, err, "the guest did not report back")
+	require.NotNil(t, res.Status)
+	require.Empty(t, res.Status.Error, "guest init failed at stage %s; console tail:\n%s", res.Status.Stage, strings.Join(res.Tail, "\n"))
+
+	out, err := os.ReadFile(filepath.Join(share, "guest.out"))
+	require.NoError(t, err, "the guest test binary wrote no output")
+	tests := replay(t, out)
+	require.NotEmpty(t, tests, "the guest ran no tests; output:\n%s\nconsole tail:\n%s", out, strings.Join(res.Tail, "\n"))
+	if res.Status.ExitCode != 0 && !anyFailed(tests) {
+		t.Errorf("guest test binary exited %d with no failed test (panic or timeout?); output tail:\n%s\nconsole tail:\n%s",
+			res.Status.ExitCode, tailOf(string(out), 30), strings.Join(res.Tail, "\n"))
+	}
+	t.Logf("phases: %s", s.Phases)
+}
+
+// prepare builds or finds the kernel, module and initramfs. Without QEMU
+// or the build tools it skips on a laptop, saying why, and fails in CI: a
+// VM test never silently skips there.
+func prepare(t *testing.T, opts harness.Options) *harness.Session {
+	t.Helper()
+	if opts.Series == "" {
+		opts.Series = os.Getenv("NETL_KERNEL")
+	}
+	if opts.Series == "" {
+		opts.Series = kernel.DefaultSeries
+	}
+	if opts.KernelSrc == "" {
+		opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
+	}
+	opts.Progress = progressWriter()
+	s, err := harness.Prepare(opts)
+	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
+		t.Skipf("VM tests need host packages (set CI=1 to make this a failure): %v", err)
+	}
+	require.NoError(t, err)
+	return s
+}
+
+// progressWriter is the terminal when there is one: `go test` holds a
+// package's output until it ends, and a first run builds a kernel for
+// minutes.
+func progressWriter() io.Writer {
+	if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		return f
+	}
+	return os.Stderr
+}
+
+// buildGuestTests compiles the guest suite as a static test binary.
+func buildGuestTests(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "guest.test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "netlguest", "-o", bin, guestPackage)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building the guest tests:\n%s", out)
+	return bin
+}
+
+type testEvent struct {
+	Action  string
+	Test    string
+	Output  string
+	Elapsed float64
+}
+
+type guestTest struct {
+	name   string
+	action string // pass, fail, skip
+	output strings.Builder
+}
+
+// replay turns the guest's test2json stream into host subtests, each with
+// the guest test's output, result and reason.
+func replay(t *testing.T, raw []byte) []*guestTest {
+	t.Helper()
+	cmd := exec.Command("go", "tool", "test2json", "-t")
+	cmd.Stdin = bytes.NewReader(raw)
+	js, err := cmd.Output()
+	require.NoError(t, err, "go tool test2json")
+
+	var order []*guestTest
+	byName := make(map[string]*guestTest)
+	sc := bufio.NewScanner(bytes.NewReader(js))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e testEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Test == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(e.Test, "/")
+		g := byName[top]
+		if g == nil {
+			g = &guestTest{name: top}
+			byName[top] = g
+			order = append(order, g)
+		}
+		switch e.Action {
+		case "output":
+			g.output.WriteString(e.Output)
+		case "pass", "fail", "skip":
+			if e.Test == top {
+				g.action = e.Action
+			}
+		}
+	}
+	for _, g := range order {
+		t.Run(g.name, func(t *testing.T) {
+			out := strings.TrimRight(g.output.String(), "\n")
+			switch g.action {
+			case "pass":
+				t.Log("\n" + out)
+			case "skip":
+				if os.Getenv("CI") != "" {
+					t.Errorf("skipped in the guest, and CI allows no skips:\n%s", out)
+					return
+				}
+				t.Skip("\n" + out)
+			case "fail":
+				t.Error("\n" + out)
+			default:
+				t.Errorf("never finished in the guest (timeout or crash):\n%s", out)
+			}
+		})
+	}
+	return order
+}
+
+func anyFailed(tests []*guestTest) bool {
+	for _, g := range tests {
+		if g.action != "pass" && g.action != "skip" {
+			return true
+		}
+	}
+	return false
+}
+
+func tailOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestRunReportsExitStatus checks the harness's own contract on a real guest:
+// a program's exit status comes back, and a program that is not there is an
+// error before anything boots.
+func TestRunReportsExitStatus(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
+	script := filepath.Join(t.TempDir(), "exit3.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho netl-script-ran\nexit 3\n"), 0o755))
+	var console bytes.Buffer
+	res, err := s.Run(context.Background(), harness.Run{Program: script, Console: &console})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Status.ExitCode, "exit status of the guest program")
+	assert.Contains(t, console.String(), "netl-script-ran")
+
+	_, err = s.Run(context.Background(), harness.Run{Program: filepath.Join(t.TempDir(), "missing")})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
