@@ -1,0 +1,147 @@
+package kernel
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const goodSum = "9141325315c7f1eca682113d185a8c77c82814aa6e32f7e127e61d6106403835"
+
+func TestParsePins(t *testing.T) {
+	pins, err := ParsePins([]byte("# comment\n\n6.12 linux-source-6.12 6.12.117-1 trixie " + goodSum + " # trailing\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Pin{Series: "6.12", Package: "linux-source-6.12", Version: "6.12.117-1", Suite: "trixie", SHA256: goodSum}, pins["6.12"])
+	assert.Equal(t, "linux-source-6.12_6.12.117-1_all.deb", pins["6.12"].DebName())
+
+	for _, tc := range []struct{ name, text, want string }{
+		{"fields", "6.12 linux-source-6.12 6.12.117-1 trixie", "want 5 fields"},
+		{"series", "6 linux-source-6.12 6.12.117-1 trixie " + goodSum, "not MAJOR.MINOR"},
+		{"package", "6.12 linux-image-6.12 6.12.117-1 trixie " + goodSum, "not linux-source"},
+		{"mismatch", "6.12 linux-source-6.1 6.12.117-1 trixie " + goodSum, "does not match series"},
+		{"version", "6.12 linux-source-6.12 6.1.117-1 trixie " + goodSum, "not in series"},
+		{"sha", "6.12 linux-source-6.12 6.12.117-1 trixie abc", "not 64 hex digits"},
+		{"dup", "6.12 linux-source-6.12 6.12.117-1 trixie " + goodSum + "\n6.12 linux-source-6.12 6.12.117-1 trixie " + goodSum, "pinned twice"},
+		{"empty", "# nothing\n", "no series pinned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePins([]byte(tc.text))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestEmbeddedPins(t *testing.T) {
+	pins, err := Pins()
+	require.NoError(t, err, "kernel-config/pins.txt")
+	require.Contains(t, pins, DefaultSeries, "the default series must be pinned")
+	_, err = LookupPin("4.4")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown kernel series "4.4"`)
+	assert.Contains(t, err.Error(), DefaultSeries, "the error lists the pinned series")
+}
+
+func TestSeriesOrder(t *testing.T) {
+	got := Series(map[string]Pin{"6.12": {}, "5.10": {}, "7.2": {}, "6.1": {}})
+	assert.Equal(t, []string{"5.10", "6.1", "6.12", "7.2"}, got)
+}
+
+func TestParseFragment(t *testing.T) {
+	opts, err := ParseFragment("f", []byte("# c\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": `"x y"`}, opts)
+
+	_, err = ParseFragment("f", []byte("CONFIG_A=y\nA=y\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "f:2: not a config line")
+
+	_, err = ParseFragment("f", []byte("CONFIG_A=y\nCONFIG_A=n\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "set twice")
+}
+
+func TestFragmentsAreValid(t *testing.T) {
+	frags, err := Fragments(DefaultSeries)
+	require.NoError(t, err)
+	require.NotEmpty(t, frags)
+	assert.Equal(t, "kernel-config/base.config", frags[0].Name)
+	want := wantedOptions(frags)
+	for _, opt := range []string{"CONFIG_ACPI", "CONFIG_MODULES", "CONFIG_9P_FS", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_BLK_DEV_INITRD"} {
+		assert.Equal(t, "y", want[opt], "%s in the base fragment", opt)
+	}
+}
+
+func TestCheckConfigNamesDroppedOptions(t *testing.T) {
+	frags := []Fragment{{Name: "f", Data: []byte("CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n")}}
+	require.NoError(t, checkConfig([]byte("CONFIG_A=y\nCONFIG_B=y\n"), frags))
+	err := checkConfig([]byte("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\n"), frags)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CONFIG_B=y (got n)")
+	assert.Contains(t, err.Error(), "CONFIG_C=n (got y)")
+}
+
+func TestCacheKey(t *testing.T) {
+	a := []Fragment{{Name: "base", Data: []byte("CONFIG_A=y\n")}}
+	b := []Fragment{{Name: "base", Data: []byte("CONFIG_A=n\n")}}
+	assert.Equal(t, cacheKey("p", a), cacheKey("p", a), "stable")
+	assert.NotEqual(t, cacheKey("p", a), cacheKey("p", b), "fragment content")
+	assert.NotEqual(t, cacheKey("p", a), cacheKey("q", a), "source")
+}
+
+func TestPlanUsesCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("NETL_CACHE", dir)
+	k, err := Plan(Options{})
+	require.NoError(t, err)
+	assert.Equal(t, DefaultSeries, k.Series)
+	assert.True(t, strings.HasPrefix(k.Dir, filepath.Join(dir, "kernels", DefaultSeries+"-")), k.Dir)
+	assert.False(t, k.Built(), "nothing is built in an empty cache")
+	_, err = Plan(Options{Series: "9.9"})
+	assert.Error(t, err)
+}
+
+func TestVerifyRejectsMismatch(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.deb")
+	require.NoError(t, os.WriteFile(f, []byte("not a kernel"), 0o644))
+	err := verify(f, Pin{Package: "linux-source-6.12", Version: "6.12.117-1", SHA256: goodSum})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "checksum mismatch")
+	assert.Contains(t, err.Error(), goodSum)
+}
+
+func TestLockSerializes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.lock")
+	var mu sync.Mutex
+	inside, maxInside := 0, 0
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := LockFile(path, nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			inside++
+			if inside > maxInside {
+				maxInside = inside
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			assert.NoError(t, l.Unlock())
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, maxInside, "holders at once")
+}
