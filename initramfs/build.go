@@ -36,6 +36,7 @@ var busybox = []string{
 	"github.com/u-root/u-root/cmds/core/ps",
 	"github.com/u-root/u-root/cmds/core/rmmod",
 	"github.com/u-root/u-root/cmds/core/shutdown",
+	"github.com/u-root/u-root/cmds/core/sleep",
 	"github.com/netl-dev/netl/initramfs/netlinit",
 }
 

@@ -13,9 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/netl-dev/netl/internal/harness"
@@ -195,21 +193,4 @@ func tailOf(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// TestRunReportsExitStatus checks the harness's own contract on a real guest:
-// a program's exit status comes back, and a program that is not there is an
-// error before anything boots.
-func TestRunReportsExitStatus(t *testing.T) {
-	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
-	script := filepath.Join(t.TempDir(), "exit3.sh")
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho netl-script-ran\nexit 3\n"), 0o755))
-	var console bytes.Buffer
-	res, err := s.Run(context.Background(), harness.Run{Program: script, Console: &console})
-	require.NoError(t, err)
-	assert.Equal(t, 3, res.Status.ExitCode, "exit status of the guest program")
-	assert.Contains(t, console.String(), "netl-script-ran")
-
-	_, err = s.Run(context.Background(), harness.Run{Program: filepath.Join(t.TempDir(), "missing")})
-	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -10,10 +10,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,6 +42,7 @@ run and shell flags:
   -module M            netl (default: built from kmod/), none, or PATH.ko
   -modparams "k=v .."  module parameters
   -timeout D           bound on the whole guest run (default ` + "5m" + `)
+  -v                   show the kernel's boot messages (always kept in the console log)
 
 environment: NETL_CACHE (cache directory), NETL_ACCEL (kvm|tcg, skips the probe)
 `
@@ -146,6 +149,7 @@ func runCmd(args []string, shell bool) (int, error) {
 	module := fs.String("module", "netl", "netl, none, or PATH.ko")
 	params := fs.String("modparams", "", `module parameters, "k=v k=v"`)
 	timeout := fs.Duration("timeout", vm.DefaultTimeout, "bound on the whole guest run")
+	verbose := fs.Bool("v", false, "show the kernel's boot messages too")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
@@ -175,7 +179,7 @@ func runCmd(args []string, shell bool) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := harness.Run{Console: os.Stdout}
+	r := harness.Run{Console: &bootFilter{w: os.Stdout, pass: *verbose}}
 	if shell {
 		r.Program, r.Guest, r.Interactive = "/bbin/gosh", true, true
 		restore, err := rawTerminal()
@@ -201,4 +205,22 @@ func runCmd(args []string, shell bool) (int, error) {
 		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), st.ExitCode)
 	}
 	return st.ExitCode, nil
+}
+
+// bootFilter hides the kernel's boot messages from the terminal until init
+// runs, so that a run shows what the program printed; the console log keeps
+// everything, and a failed boot quotes its last lines in the error.
+type bootFilter struct {
+	w    io.Writer
+	pass bool
+}
+
+func (b *bootFilter) Write(p []byte) (int, error) {
+	if !b.pass {
+		if i := bytes.Index(p, []byte("Run /init as init process")); i >= 0 {
+			b.pass = true
+		}
+		return len(p), nil
+	}
+	return b.w.Write(p)
 }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+)
+
+// defaultTimeout is how long a command waits for a message by default.
+const defaultTimeout = 10 * time.Second
+
+// dial opens a socket on protocol bound to port (0: kernel-assigned), sets
+// its receive timeout, and returns it with its port.
+func dial(protocol, socketType int, port uint32, timeout time.Duration) (*netlink.Conn, uint32, error) {
+	c, err := netlink.Dial(protocol, &netlink.Config{SocketType: socketType, PID: port})
+	if err != nil {
+		if protocol == netlink.ProtocolTest && errors.Is(err, syscall.EPROTONOSUPPORT) {
+			return nil, 0, fmt.Errorf("%w (is netl.ko loaded?)", err)
+		}
+		return nil, 0, err
+	}
+	if timeout > 0 {
+		if err := c.SetReceiveTimeout(timeout); err != nil {
+			c.Close()
+			return nil, 0, err
+		}
+	}
+	pid, err := c.PID()
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	return c, pid, nil
+}
+
+// printMessage prints m on one line.
+func printMessage(w io.Writer, prefix string, m netlink.Message) {
+	h := m.Header
+	fmt.Fprintf(w, "%stype=%v flags=%v seq=%d pid=%d len=%d data=%q\n",
+		prefix, h.Type, h.Flags, h.Sequence, h.PID, h.Length, m.Data)
+}
+
+// isTimeout reports whether err is a receive timeout.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}

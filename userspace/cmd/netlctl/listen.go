@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+)
+
+func listenCommand(stdout, stderr io.Writer) *command {
+	fs := newFlagSet("listen", "[-port P] [-group G ...] [-count N] [-timeout D]", `
+Bind -port, join each -group, and print each message that arrives as
+  from=... type=... flags=... seq=... pid=... len=... data="..."
+where from is the sender's port (0: the kernel). With -count 0, listen until
+no message arrives for -timeout (exit status 0); with -count N, a timeout
+before the Nth message is an error. Dropped messages (ENOBUFS) are reported
+on standard error and listening goes on.`)
+	var port uint32Value
+	fs.Var(&port, "port", "port ID to bind (0: kernel-assigned)")
+	var groups groupsValue
+	fs.Var(&groups, "group", "multicast group to join, 1 or more (repeatable)")
+	count := fs.Int("count", 0, "number of messages to print (0: until -timeout)")
+	timeout := fs.Duration("timeout", 0, "how long to wait for each message (0: forever)")
+	protocol := fs.Int("protocol", netlink.ProtocolTest, "netlink protocol number")
+
+	return &command{fs: fs, run: func(args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected arguments %q", args)
+		}
+		if err := checkCount(*count, true); err != nil {
+			return err
+		}
+		if err := checkTimeout(*timeout); err != nil {
+			return err
+		}
+		c, pid, err := dial(*protocol, syscall.SOCK_RAW, uint32(port), *timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, g := range groups {
+			if err := c.JoinGroup(g); err != nil {
+				return fmt.Errorf("joining group %d: %w", g, err)
+			}
+		}
+		fmt.Fprintf(stderr, "netlctl: listening on port %d, groups %v\n", pid, []uint32(groups))
+
+		for received := 0; *count == 0 || received < *count; {
+			msgs, from, err := c.ReceiveFrom()
+			var errno syscall.Errno
+			var sysErr *os.SyscallError
+			switch {
+			case isTimeout(err) && *count == 0:
+				return nil
+			case isTimeout(err):
+				return fmt.Errorf("received %d of %d messages, then none within %v: %w", received, *count, *timeout, err)
+			case errors.Is(err, netlink.ErrOverrun):
+				fmt.Fprintf(stderr, "netlctl: %v\n", err)
+				continue
+			case errors.As(err, &errno) && !errors.As(err, &sysErr):
+				// An NLMSG_ERROR message: print it, with the
+				// messages before it, as a message.
+				for _, m := range msgs {
+					printMessage(stdout, fmt.Sprintf("from=%d ", from), m)
+				}
+				fmt.Fprintf(stdout, "from=%d type=error errno=%d (%v)\n", from, int(errno), errno)
+				received += len(msgs) + 1
+				continue
+			case err != nil:
+				return err
+			}
+			for _, m := range msgs {
+				printMessage(stdout, fmt.Sprintf("from=%d ", from), m)
+				received++
+			}
+		}
+		return nil
+	}}
+}

@@ -1,0 +1,120 @@
+// Command netlctl talks to netl.ko, the kernel module of this project, over
+// netlink protocol 25 (the seed's NETLINK_TEST).
+//
+//	netlctl seed [-port 100] [-type raw|dgram] [-count N] [-timeout 10s] [MESSAGE]
+//	netlctl send -type T [-flags F] [-ack] [-port P] [-timeout D] [PAYLOAD]
+//	netlctl listen [-port P] [-group G ...] [-count N] [-timeout D]
+//
+// "netlctl seed" does what the seed's user program does: it binds port 100,
+// sends "Hello you!" in a type-0 message of NLMSG_SPACE(1024) bytes, and
+// prints "Received message: <payload>" for each reply.
+//
+// Errors go to standard error, prefixed "netlctl: ". The exit status is 2
+// for a usage error, 1 for any other error.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `usage: netlctl <command> [flags] [arguments]
+
+netlctl talks to netl.ko over netlink protocol 25 (NETLINK_TEST).
+
+commands:
+  seed     do what the seed's user program does: send MESSAGE ("Hello you!")
+           in a type-0 request and print "Received message: ..." per reply
+  send     send one message and print its replies
+  listen   print the messages that reach a port or multicast groups
+
+Run "netlctl <command> -h" for the flags of a command.
+`
+
+// command is a subcommand: its flags are defined on fs, and run runs it
+// with the arguments left after the flags.
+type command struct {
+	fs  *flag.FlagSet
+	run func(args []string) error
+}
+
+var commands = map[string]func(stdout, stderr io.Writer) *command{
+	"seed":   seedCommand,
+	"send":   sendCommand,
+	"listen": listenCommand,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// run runs netlctl with args (without the program name) and returns the
+// exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	}
+	newCommand, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "netlctl: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	cmd := newCommand(stdout, stderr)
+	// The flag package's own messages lack the "netlctl: " prefix: print
+	// its errors here instead.
+	cmd.fs.SetOutput(io.Discard)
+	err := cmd.fs.Parse(args[1:])
+	cmd.fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		cmd.fs.Usage()
+		return 0
+	}
+	if err == nil {
+		err = cmd.run(cmd.fs.Args())
+	} else {
+		err = &usageError{msg: err.Error()}
+	}
+	var uerr *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "netlctl: %s: %v\n\n", cmd.fs.Name(), err)
+		cmd.fs.Usage()
+		return 2
+	default:
+		fmt.Fprintf(stderr, "netlctl: %v\n", err)
+		return 1
+	}
+}
+
+// newFlagSet returns the flag set of command name, whose usage text shows
+// synopsis and what it does.
+func newFlagSet(name, synopsis, what string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: netlctl %s %s\n\n%s\n\nflags:\n", name, synopsis, strings.TrimSpace(what))
+		fs.PrintDefaults()
+	}
+	return fs
+}

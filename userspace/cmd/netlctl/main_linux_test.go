@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// These tests run against NETLINK_ROUTE (-protocol 0), which every Linux
+// kernel has, except TestSeedAgainstModule, which adapts to whether netl.ko
+// is loaded.
+
+func TestSendLinkDump(t *testing.T) {
+	code, stdout, stderr := runCommand("send", "-protocol", "0", "-type", "18", "-flags", "request|dump",
+		"-timeout", "5s", "-hex", "00000000 00000000 00000000 00000000")
+	require.Equal(t, 0, code, "exit status\n- want: 0\n-  got: %d\nstderr: %s", code, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, "stdout: %s", stdout)
+	for _, l := range lines[:len(lines)-1] {
+		assert.True(t, strings.HasPrefix(l, "type=0x10 flags=multi seq=1 pid="), "a part of the dump\n- want: type=0x10 flags=multi seq=1 pid=...\n-  got: %.60s", l)
+	}
+	last := lines[len(lines)-1]
+	assert.True(t, strings.HasPrefix(last, "type=done flags=multi seq=1 pid="), "the last line\n- want: type=done ...\n-  got: %s", last)
+	assert.Contains(t, last, `len=20 data="\x00\x00\x00\x00"`)
+}
+
+func TestSendAck(t *testing.T) {
+	code, stdout, stderr := runCommand("send", "-protocol", "0", "-type", "noop", "-ack", "-seq", "77", "-timeout", "5s")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Regexp(t, `^type=error flags=\S+ seq=77 pid=\d+ len=36 data="\\x00\\x00\\x00\\x00`, stdout)
+}
+
+func TestSendErrno(t *testing.T) {
+	// RTM_GETLINK of interface index 0x7ffffff0, which does not exist.
+	code, stdout, stderr := runCommand("send", "-protocol", "0", "-type", "18", "-timeout", "5s",
+		"-hex", "00000000f0ffff7f0000000000000000")
+	assert.Equal(t, 1, code, "exit status\n- want: 1\n-  got: %d", code)
+	assert.Empty(t, stdout)
+	want := "netlctl: netlink receive: " + unix.ENODEV.Error() + "\n"
+	assert.Equal(t, want, stderr, "- want: %q\n-  got: %q", want, stderr)
+}
+
+func TestSendTimeout(t *testing.T) {
+	// Without the request flag the kernel ignores the message.
+	code, _, stderr := runCommand("send", "-protocol", "0", "-type", "18", "-flags", "0", "-timeout", "100ms")
+	assert.Equal(t, 1, code)
+	assert.True(t, strings.HasPrefix(stderr, "netlctl: no reply within 100ms: "), "stderr: %q", stderr)
+}
+
+func TestSeedTimeout(t *testing.T) {
+	// NETLINK_ROUTE ignores the seed's message (type 0, no request flag):
+	// no reply comes.
+	code, stdout, stderr := runCommand("seed", "-protocol", "0", "-port", "0", "-timeout", "100ms")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.True(t, strings.HasPrefix(stderr, "netlctl: no reply 1 of 1 within 100ms: "), "stderr: %q", stderr)
+}
+
+func TestSeedAgainstModule(t *testing.T) {
+	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{NoBind: true})
+	if err != nil {
+		// No netl.ko: seed must say so.
+		require.ErrorIs(t, err, unix.EPROTONOSUPPORT)
+		code, stdout, stderr := runCommand("seed", "-port", "0", "-timeout", "1s")
+		assert.Equal(t, 1, code)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "(is netl.ko loaded?)")
+		return
+	}
+	c.Close()
+	code, stdout, stderr := runCommand("seed", "-port", "0", "-timeout", "10s")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	want := "Received message: " + netlink.SeedReply + "\n"
+	assert.Equal(t, want, stdout, "- want: %q\n-  got: %q", want, stdout)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestListen(t *testing.T) {
+	const port = 0x7ffff101
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run([]string{"listen", "-protocol", "0", "-port", fmt.Sprint(port), "-count", "2", "-timeout", "5s"}, &stdout, &stderr)
+	}()
+
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	from, err := c.PID()
+	require.NoError(t, err)
+	m := netlink.Message{Header: netlink.Header{Type: 0x42, Flags: netlink.Request, Sequence: 3, PID: 9}, Data: []byte("hi")}
+	// Until the listener has bound its port, sending to it is refused.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = c.SendTo(m, port, 0)
+		if !errors.Is(err, unix.ECONNREFUSED) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, err)
+	require.NoError(t, c.SendTo(m, port, 0))
+
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not return")
+	}
+	line := fmt.Sprintf("from=%d type=0x42 flags=request seq=3 pid=9 len=18 data=\"hi\"\n", from)
+	assert.Equal(t, line+line, stdout.String())
+	assert.Contains(t, stderr.String(), fmt.Sprintf("netlctl: listening on port %d", port))
+}
+
+func TestListenTimeout(t *testing.T) {
+	// With -count 0, a quiet -timeout ends listening normally.
+	code, stdout, stderr := runCommand("listen", "-protocol", "0", "-timeout", "100ms")
+	assert.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Empty(t, stdout)
+
+	// With -count N it is an error.
+	code, _, stderr = runCommand("listen", "-protocol", "0", "-count", "1", "-timeout", "100ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "netlctl: received 0 of 1 messages, then none within 100ms")
+}
+
+func TestListenGroups(t *testing.T) {
+	// RTNLGRP_LINK is group 1 of NETLINK_ROUTE; 0xffff does not exist.
+	code, _, stderr := runCommand("listen", "-protocol", "0", "-group", "1", "-timeout", "10ms")
+	assert.Equal(t, 0, code, "stderr: %s", stderr)
+	code, _, stderr = runCommand("listen", "-protocol", "0", "-group", "1", "-group", "65535", "-timeout", "10ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "netlctl: joining group 65535: ")
+}

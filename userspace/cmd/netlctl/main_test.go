@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// runCommand runs netlctl with args and returns its exit status and output.
+func runCommand(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{name: "no command", args: nil, wantCode: 2, wantStderr: "usage: netlctl <command>"},
+		{name: "help", args: []string{"-h"}, wantCode: 0, wantStderr: "commands:"},
+		{name: "unknown command", args: []string{"frob"}, wantCode: 2, wantStderr: `netlctl: unknown command "frob"`},
+		{name: "command help", args: []string{"seed", "-h"}, wantCode: 0, wantStderr: "usage: netlctl seed"},
+		{name: "unknown flag", args: []string{"seed", "-frob"}, wantCode: 2, wantStderr: "netlctl: seed: flag provided but not defined: -frob"},
+		{name: "bad socket type", args: []string{"seed", "-type", "stream"}, wantCode: 2, wantStderr: `netlctl: seed: invalid value "stream" for flag -type`},
+		{name: "bad port", args: []string{"seed", "-port", "-1"}, wantCode: 2, wantStderr: "netlctl: seed: invalid value"},
+		{name: "two messages", args: []string{"seed", "a", "b"}, wantCode: 2, wantStderr: "netlctl: seed: want at most one MESSAGE argument"},
+		{name: "zero count", args: []string{"seed", "-count", "0"}, wantCode: 2, wantStderr: "netlctl: seed: -count 0 is out of range"},
+		{name: "negative timeout", args: []string{"seed", "-timeout", "-1s"}, wantCode: 2, wantStderr: "netlctl: seed: -timeout -1s is negative"},
+		{name: "send without type", args: []string{"send"}, wantCode: 2, wantStderr: "netlctl: send: -type is required"},
+		{name: "send bad type", args: []string{"send", "-type", "frob"}, wantCode: 2, wantStderr: `invalid value "frob" for flag -type`},
+		{name: "send bad flags", args: []string{"send", "-type", "echo", "-flags", "request|frob"}, wantCode: 2, wantStderr: `unknown flag "frob"`},
+		{name: "send bad hex", args: []string{"send", "-type", "echo", "-hex", "zz"}, wantCode: 2, wantStderr: "netlctl: send: PAYLOAD is not hex"},
+		{name: "listen group 0", args: []string{"listen", "-group", "0"}, wantCode: 2, wantStderr: "want a group number, 1 or more"},
+		{name: "listen arguments", args: []string{"listen", "x"}, wantCode: 2, wantStderr: "netlctl: listen: unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCommand(tt.args...)
+			assert.Equal(t, tt.wantCode, code, "exit status\n- want: %v\n-  got: %v\nstderr: %s", tt.wantCode, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tt.wantStderr, "stderr\n- want: %q in it\n-  got: %q", tt.wantStderr, stderr)
+		})
+	}
+}
+
+func TestFlagValues(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // netlink.HeaderFlags.String of the result
+	}{
+		{in: "request", want: "request"},
+		{in: "request|ack", want: "request|acknowledge"},
+		{in: "request,dump", want: "request|dump"},
+		{in: "0x5", want: "request|acknowledge"},
+		{in: "request|0x100", want: "request|root/replace"},
+		{in: "", want: "0"},
+	}
+	for _, tt := range tests {
+		var v headerFlagsValue
+		if !assert.NoError(t, v.Set(tt.in), "-flags %q", tt.in) {
+			continue
+		}
+		assert.Equal(t, tt.want, v.String(), "-flags %q\n- want: %v\n-  got: %v", tt.in, tt.want, v.String())
+	}
+
+	for in, want := range map[string]string{"echo": "0x10", "ECHO": "0x10", "seed": "0x0", "18": "0x12", "0x2": "error"} {
+		var v headerTypeValue
+		if assert.NoError(t, v.Set(in), "-type %q", in) {
+			assert.Equal(t, want, v.String(), "-type %q\n- want: %v\n-  got: %v", in, want, v.String())
+		}
+	}
+	assert.True(t, strings.HasPrefix(usage, "usage: netlctl"))
+}

@@ -1,0 +1,304 @@
+package netlink
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config sets up the socket Dial opens. A nil *Config is the zero Config.
+type Config struct {
+	// SocketType is unix.SOCK_RAW (the default, when 0) or
+	// unix.SOCK_DGRAM: netlink treats both alike.
+	SocketType int
+	// PID is the port ID to bind, nl_pid. 0 lets the kernel assign one.
+	PID uint32
+	// Groups is the multicast group mask to bind, nl_groups: bit g-1
+	// joins group g, for groups 1 to 32. Use JoinGroup for higher groups.
+	Groups uint32
+	// NoBind leaves the socket unbound, to observe autobind (the kernel
+	// binds an unbound socket on its first send) or to set options, such
+	// as SO_REUSEADDR, before calling Bind.
+	NoBind bool
+}
+
+// A Conn is a netlink socket. Its methods make blocking system calls on the
+// socket, as the seed's C programs do, and are safe for concurrent use.
+//
+// Close may be called from any goroutine, but it does not interrupt a
+// Receive already blocked in recvmsg: that call returns when a message
+// arrives or the receive timeout (SetReceiveTimeout) expires, and the socket
+// is closed then. Set a timeout if one goroutine may close a Conn another is
+// reading from.
+type Conn struct {
+	mu      sync.Mutex
+	fd      int
+	open    bool // set by Dial, cleared by Close
+	refs    int  // system calls in flight on fd
+	closing bool
+
+	seq atomic.Uint32
+}
+
+// Dial opens a netlink socket for protocol (ProtocolTest for netl.ko) and,
+// unless cfg.NoBind is set, binds it to cfg.PID and cfg.Groups:
+// socket(AF_NETLINK, type|SOCK_CLOEXEC, protocol), then bind().
+func Dial(protocol int, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c, err := dial(protocol, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Bind binds an unbound socket (one dialled with Config.NoBind) to port pid
+// (0 lets the kernel assign one) and the multicast group mask groups.
+func (c *Conn) Bind(pid, groups uint32) error {
+	fd, err := c.acquire("bind")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return bind(fd, pid, groups)
+}
+
+// PID returns the port ID the socket is bound to (getsockname), 0 if it is
+// not bound yet.
+func (c *Conn) PID() (uint32, error) {
+	fd, err := c.acquire("pid")
+	if err != nil {
+		return 0, err
+	}
+	defer c.release()
+	return sockPID(fd)
+}
+
+// Send sends m to the kernel (port 0), as is: it fills in neither the
+// sequence number nor the PID. A zero m.Header.Length is computed.
+func (c *Conn) Send(m Message) error {
+	return c.SendTo(m, 0, 0)
+}
+
+// SendTo sends m to port pid (0 is the kernel) and to the multicast groups
+// in the mask groups.
+func (c *Conn) SendTo(m Message, pid, groups uint32) error {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return &OpError{Op: "send", Err: err}
+	}
+	return c.sendTo(b, pid, groups)
+}
+
+// SendRaw sends b as is to port pid, for tests of malformed messages.
+func (c *Conn) SendRaw(b []byte, pid uint32) error {
+	return c.sendTo(b, pid, 0)
+}
+
+func (c *Conn) sendTo(b []byte, pid, groups uint32) error {
+	fd, err := c.acquire("send")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return sendTo(fd, b, pid, groups)
+}
+
+// Receive reads one datagram and returns the messages in it. An
+// acknowledgement (an NLMSG_ERROR message with code 0) is returned as a
+// message of type Error. An NLMSG_ERROR message with a nonzero code, or an
+// NLMSG_DONE message with a negative one, is not returned as a message:
+// Receive returns the messages before it in the datagram and an *OpError
+// wrapping the unix.Errno. If the kernel dropped messages for lack of buffer
+// space, the error matches ErrOverrun and unix.ENOBUFS; if the receive
+// timeout expired, it matches os.ErrDeadlineExceeded and unix.EAGAIN.
+func (c *Conn) Receive() ([]Message, error) {
+	msgs, _, err := c.ReceiveFrom()
+	return msgs, err
+}
+
+// ReceiveFrom is Receive that also returns the sender's port ID (0 for the
+// kernel).
+func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
+	msgs, from, err := c.receive()
+	if err != nil {
+		return nil, from, err
+	}
+	for i, m := range msgs {
+		if err := checkMessage(m); err != nil {
+			return msgs[:i], from, err
+		}
+	}
+	return msgs, from, nil
+}
+
+// receive reads one datagram and parses it, leaving error messages in it.
+func (c *Conn) receive() ([]Message, uint32, error) {
+	fd, err := c.acquire("receive")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.release()
+	b, from, err := recvFrom(fd)
+	if err != nil {
+		return nil, from, err
+	}
+	msgs, err := ParseMessages(b)
+	if err != nil {
+		return nil, from, &OpError{Op: "receive", Err: err}
+	}
+	return msgs, from, nil
+}
+
+// Request sends m to the kernel and returns its answer. If
+// m.Header.Sequence is 0, Request assigns the Conn's next sequence number.
+// It then reads, skipping messages with another sequence number, until
+//   - an NLMSG_ERROR message: with a nonzero code, Request returns an error
+//     wrapping the unix.Errno; with code 0 (an acknowledgement), the
+//     acknowledgement is the last message returned;
+//   - an NLMSG_DONE message, returned last (for a multipart answer, whose
+//     parts carry the Multi flag);
+//   - a reply without the Multi flag, unless m asks for an acknowledgement
+//     (Acknowledge flag), in which case Request reads on to the
+//     acknowledgement.
+//
+// Requests are not multiplexed: do not run two on one Conn at once.
+func (c *Conn) Request(m Message) ([]Message, error) {
+	if m.Header.Sequence == 0 {
+		m.Header.Sequence = c.nextSequence()
+	}
+	if err := c.Send(m); err != nil {
+		return nil, err
+	}
+	var replies []Message
+	for {
+		msgs, _, err := c.receive()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range msgs {
+			if r.Header.Sequence != m.Header.Sequence {
+				continue
+			}
+			if err := checkMessage(r); err != nil {
+				return nil, err
+			}
+			replies = append(replies, r)
+			switch {
+			case r.Header.Type == Error, r.Header.Type == Done:
+				return replies, nil
+			case r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0:
+				return replies, nil
+			}
+		}
+	}
+}
+
+// nextSequence returns the next sequence number, never 0.
+func (c *Conn) nextSequence() uint32 {
+	for {
+		if s := c.seq.Add(1); s != 0 {
+			return s
+		}
+	}
+}
+
+// SetReceiveTimeout sets SO_RCVTIMEO: a Receive that waits longer than d
+// returns an error matching os.ErrDeadlineExceeded. 0 waits forever.
+func (c *Conn) SetReceiveTimeout(d time.Duration) error {
+	fd, err := c.acquire("set-option")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return setReceiveTimeout(fd, d)
+}
+
+// SetReceiveBuffer sets SO_RCVBUF, the socket's receive buffer size.
+func (c *Conn) SetReceiveBuffer(bytes int) error {
+	return c.SetOption(solSocket, soRcvbuf, bytes)
+}
+
+// JoinGroup joins multicast group g (1 to the protocol's number of groups)
+// with NETLINK_ADD_MEMBERSHIP.
+func (c *Conn) JoinGroup(g uint32) error {
+	return c.setGroup("join-group", netlinkAddMembership, g)
+}
+
+// LeaveGroup leaves multicast group g with NETLINK_DROP_MEMBERSHIP.
+func (c *Conn) LeaveGroup(g uint32) error {
+	return c.setGroup("leave-group", netlinkDropMembership, g)
+}
+
+func (c *Conn) setGroup(op string, opt int, g uint32) error {
+	fd, err := c.acquire(op)
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return setsockoptInt(op, fd, solNetlink, opt, int(g))
+}
+
+// SetOption sets an integer socket option: setsockopt(fd, level, opt,
+// &value, sizeof(int)), for instance unix.SOL_SOCKET, unix.SO_REUSEADDR, 1.
+func (c *Conn) SetOption(level, opt, value int) error {
+	fd, err := c.acquire("set-option")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return setsockoptInt("set-option", fd, level, opt, value)
+}
+
+// FD returns the socket's file descriptor, -1 once the Conn is closed. The
+// descriptor stays owned by the Conn.
+func (c *Conn) FD() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.open || c.closing {
+		return -1
+	}
+	return c.fd
+}
+
+// Close closes the socket. Calling it again does nothing. If a system call
+// is in flight on the socket, the descriptor is closed when it returns.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.open || c.closing {
+		return nil
+	}
+	c.closing = true
+	if c.refs > 0 {
+		return nil
+	}
+	c.open = false
+	return closeFD(c.fd)
+}
+
+// acquire returns the descriptor for a system call, which must be followed
+// by release, or an error if the Conn is closed.
+func (c *Conn) acquire(op string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.open || c.closing {
+		return -1, &OpError{Op: op, Err: net.ErrClosed}
+	}
+	c.refs++
+	return c.fd, nil
+}
+
+// release ends a system call; the last one after Close closes the socket.
+func (c *Conn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refs--
+	if c.refs == 0 && c.closing && c.open {
+		c.open = false
+		_ = closeFD(c.fd)
+	}
+}

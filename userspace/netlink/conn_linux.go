@@ -1,0 +1,147 @@
+//go:build linux
+
+package netlink
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	solSocket             = unix.SOL_SOCKET
+	soRcvbuf              = unix.SO_RCVBUF
+	solNetlink            = unix.SOL_NETLINK
+	netlinkAddMembership  = unix.NETLINK_ADD_MEMBERSHIP
+	netlinkDropMembership = unix.NETLINK_DROP_MEMBERSHIP
+)
+
+func dial(protocol int, cfg *Config) (*Conn, error) {
+	typ := cfg.SocketType
+	if typ == 0 {
+		typ = unix.SOCK_RAW
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, typ|unix.SOCK_CLOEXEC, protocol)
+	if err != nil {
+		return nil, &OpError{Op: "dial", Err: os.NewSyscallError("socket", err)}
+	}
+	if !cfg.NoBind {
+		if err := bind(fd, cfg.PID, cfg.Groups); err != nil {
+			_ = unix.Close(fd)
+			return nil, err
+		}
+	}
+	return &Conn{fd: fd, open: true}, nil
+}
+
+func bind(fd int, pid, groups uint32) error {
+	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: pid, Groups: groups}
+	if err := unix.Bind(fd, sa); err != nil {
+		return &OpError{Op: "bind", Err: os.NewSyscallError("bind", err)}
+	}
+	return nil
+}
+
+func sockPID(fd int) (uint32, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, &OpError{Op: "pid", Err: os.NewSyscallError("getsockname", err)}
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		return 0, &OpError{Op: "pid", Err: fmt.Errorf("getsockname returned a %T, not a netlink address", sa)}
+	}
+	return nl.Pid, nil
+}
+
+func sendTo(fd int, b []byte, pid, groups uint32) error {
+	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: pid, Groups: groups}
+	for {
+		err := unix.Sendmsg(fd, b, nil, sa, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &OpError{Op: "send", Err: os.NewSyscallError("sendmsg", err)}
+		}
+		return nil
+	}
+}
+
+// recvFrom reads one datagram whole: it peeks at its length first
+// (MSG_PEEK|MSG_TRUNC), so that no message is cut however long.
+func recvFrom(fd int) ([]byte, uint32, error) {
+	n, _, err := recvmsg(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil {
+		return nil, 0, err
+	}
+	b := make([]byte, n)
+	// MSG_TRUNC makes recvmsg return the datagram's whole length, so a
+	// datagram longer than the one peeked at (another goroutine read that
+	// one) is reported, not silently cut.
+	m, from, err := recvmsg(fd, b, unix.MSG_TRUNC)
+	if err != nil {
+		return nil, from, err
+	}
+	if m > len(b) {
+		return nil, from, &OpError{Op: "receive", Err: fmt.Errorf("datagram of %d bytes truncated to %d", m, len(b))}
+	}
+	return b[:m], from, nil
+}
+
+func recvmsg(fd int, b []byte, flags int) (int, uint32, error) {
+	for {
+		n, _, _, from, err := unix.Recvmsg(fd, b, nil, flags)
+		switch {
+		case err == unix.EINTR:
+			// With SO_RCVTIMEO set, recvmsg is not restarted after
+			// a signal, whatever SA_RESTART says (signal(7)).
+			continue
+		case err == unix.EAGAIN || err == unix.EWOULDBLOCK:
+			return 0, 0, &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("recvmsg", err)}}
+		case err == unix.ENOBUFS:
+			return 0, 0, &OpError{Op: "receive", Err: &overrunError{err: os.NewSyscallError("recvmsg", err)}}
+		case err != nil:
+			return 0, 0, &OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", err)}
+		}
+		var pid uint32
+		if nl, ok := from.(*unix.SockaddrNetlink); ok {
+			pid = nl.Pid
+		}
+		return n, pid, nil
+	}
+}
+
+func setReceiveTimeout(fd int, d time.Duration) error {
+	if d < 0 {
+		return &OpError{Op: "set-option", Err: errors.New("negative receive timeout")}
+	}
+	if d > 0 && d < time.Microsecond {
+		d = time.Microsecond // a zero timeval would mean no timeout
+	}
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return &OpError{Op: "set-option", Err: os.NewSyscallError("setsockopt", err)}
+	}
+	return nil
+}
+
+func setsockoptInt(op string, fd, level, opt, value int) error {
+	if err := unix.SetsockoptInt(fd, level, opt, value); err != nil {
+		return &OpError{Op: op, Err: os.NewSyscallError("setsockopt", err)}
+	}
+	return nil
+}
+
+func closeFD(fd int) error {
+	if err := unix.Close(fd); err != nil {
+		return &OpError{Op: "close", Err: os.NewSyscallError("close", err)}
+	}
+	return nil
+}
+
+// errno returns the error for an errno the kernel sent in a message.
+func errno(code int64) error { return unix.Errno(code) }

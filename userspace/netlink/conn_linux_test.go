@@ -1,0 +1,325 @@
+package netlink
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// These tests need no module: they run against NETLINK_ROUTE on the host
+// (as root) or in a guest.
+
+const (
+	rtmGetLink  = 18 // RTM_GETLINK
+	rtmNewLink  = 16 // RTM_NEWLINK
+	ifinfomsgSz = 16 // sizeof(struct ifinfomsg)
+)
+
+// dialRoute opens a NETLINK_ROUTE socket, closed when the test ends.
+func dialRoute(t *testing.T, cfg *Config) *Conn {
+	t.Helper()
+	c, err := Dial(unix.NETLINK_ROUTE, cfg)
+	require.NoError(t, err, "opening a NETLINK_ROUTE socket: these tests need a Linux kernel with netlink")
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+	return c
+}
+
+// getLink returns an RTM_GETLINK request for interface index (0 for all).
+func getLink(flags HeaderFlags, index int32) Message {
+	data := make([]byte, ifinfomsgSz)
+	binary.NativeEndian.PutUint32(data[4:8], uint32(index))
+	return Message{Header: Header{Type: rtmGetLink, Flags: Request | flags}, Data: data}
+}
+
+func TestDialKernelAssignsPort(t *testing.T) {
+	for _, typ := range []int{0, unix.SOCK_RAW, unix.SOCK_DGRAM} {
+		c := dialRoute(t, &Config{SocketType: typ})
+		pid, err := c.PID()
+		require.NoError(t, err)
+		assert.NotZero(t, pid, "socket type %d: port after bind to 0\n- want: kernel-assigned, nonzero\n-  got: %d", typ, pid)
+	}
+}
+
+func TestDialExplicitPort(t *testing.T) {
+	const port = 0x7ffff001
+	c := dialRoute(t, &Config{PID: port})
+	pid, err := c.PID()
+	require.NoError(t, err)
+	assert.Equal(t, uint32(port), pid, "- want: %d\n-  got: %d", port, pid)
+}
+
+func TestDialSamePortInUse(t *testing.T) {
+	const port = 0x7ffff002
+	dialRoute(t, &Config{PID: port})
+
+	c, err := Dial(unix.NETLINK_ROUTE, &Config{PID: port})
+	if c != nil {
+		c.Close()
+	}
+	require.Error(t, err, "second bind of port %d\n- want: EADDRINUSE\n-  got: success", port)
+	assert.ErrorIs(t, err, unix.EADDRINUSE, "- want: EADDRINUSE\n-  got: %v", err)
+	var opErr *OpError
+	if assert.ErrorAs(t, err, &opErr) {
+		assert.Equal(t, "bind", opErr.Op)
+	}
+	var sysErr *os.SyscallError
+	assert.ErrorAs(t, err, &sysErr)
+
+	// The same with SO_REUSEADDR set before bind.
+	c = dialRoute(t, &Config{NoBind: true})
+	require.NoError(t, c.SetOption(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
+	err = c.Bind(port, 0)
+	assert.ErrorIs(t, err, unix.EADDRINUSE, "with SO_REUSEADDR\n- want: EADDRINUSE\n-  got: %v", err)
+}
+
+func TestDialBadProtocol(t *testing.T) {
+	c, err := Dial(1000, nil)
+	if c != nil {
+		c.Close()
+	}
+	assert.ErrorIs(t, err, unix.EPROTONOSUPPORT, "- want: EPROTONOSUPPORT\n-  got: %v", err)
+}
+
+func TestNoBindAutobind(t *testing.T) {
+	c := dialRoute(t, &Config{NoBind: true})
+	pid, err := c.PID()
+	require.NoError(t, err)
+	assert.Zero(t, pid, "port before any send\n- want: 0\n-  got: %d", pid)
+
+	_, err = c.Request(getLink(Dump, 0))
+	require.NoError(t, err)
+	pid, err = c.PID()
+	require.NoError(t, err)
+	assert.NotZero(t, pid, "port after a send\n- want: autobound, nonzero\n-  got: %d", pid)
+}
+
+func TestRequestLinkDump(t *testing.T) {
+	c := dialRoute(t, nil)
+	pid, err := c.PID()
+	require.NoError(t, err)
+
+	msgs, err := c.Request(getLink(Dump, 0))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(msgs), 2, "a dump of at least lo, then Done")
+
+	last := msgs[len(msgs)-1]
+	assert.Equal(t, Done, last.Header.Type, "last message type\n- want: %v\n-  got: %v", Done, last.Header.Type)
+	seq := msgs[0].Header.Sequence
+	assert.NotZero(t, seq, "sequence number assigned")
+	for i, m := range msgs {
+		assert.NotZero(t, m.Header.Flags&Multi, "message %d flags\n- want: multi set\n-  got: %v", i, m.Header.Flags)
+		assert.Equal(t, seq, m.Header.Sequence, "message %d sequence\n- want: %d\n-  got: %d", i, seq, m.Header.Sequence)
+		assert.Equal(t, pid, m.Header.PID, "message %d PID\n- want: %d\n-  got: %d", i, pid, m.Header.PID)
+		if i < len(msgs)-1 {
+			assert.Equal(t, HeaderType(rtmNewLink), m.Header.Type, "message %d type\n- want: RTM_NEWLINK\n-  got: %v", i, m.Header.Type)
+		}
+	}
+
+	// The next request gets the next sequence number.
+	msgs, err = c.Request(getLink(Dump, 0))
+	require.NoError(t, err)
+	assert.Equal(t, seq+1, msgs[0].Header.Sequence, "next sequence\n- want: %d\n-  got: %d", seq+1, msgs[0].Header.Sequence)
+}
+
+func TestRequestAcknowledged(t *testing.T) {
+	c := dialRoute(t, nil)
+	msgs, err := c.Request(getLink(Acknowledge, 1)) // lo
+	require.NoError(t, err)
+	require.Len(t, msgs, 2, "a reply, then the acknowledgement")
+	assert.Equal(t, HeaderType(rtmNewLink), msgs[0].Header.Type)
+	ack := msgs[1]
+	assert.Equal(t, Error, ack.Header.Type, "- want: %v\n-  got: %v", Error, ack.Header.Type)
+	code, err := errorCode(ack)
+	require.NoError(t, err)
+	assert.Zero(t, code, "acknowledgement error code")
+}
+
+func TestRequestErrno(t *testing.T) {
+	c := dialRoute(t, nil)
+	msgs, err := c.Request(getLink(0, 0x7ffffff0))
+	assert.Nil(t, msgs)
+	assert.ErrorIs(t, err, unix.ENODEV, "GETLINK of a missing interface\n- want: ENODEV\n-  got: %v", err)
+	var errno unix.Errno
+	if assert.ErrorAs(t, err, &errno) {
+		assert.Equal(t, unix.ENODEV, errno, "the errno is left bare, not a SyscallError")
+	}
+	var sysErr *os.SyscallError
+	assert.False(t, errors.As(err, &sysErr), "an errno from a message is not a system call's")
+}
+
+func TestReceiveErrorMessage(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.Send(getLink(0, 0x7ffffff0)))
+	msgs, err := c.Receive()
+	assert.Empty(t, msgs)
+	assert.ErrorIs(t, err, unix.ENODEV, "- want: ENODEV\n-  got: %v", err)
+
+	// An acknowledgement is a message.
+	require.NoError(t, c.Send(Message{Header: Header{Type: Noop, Flags: Request | Acknowledge, Sequence: 9}}))
+	msgs, err = c.Receive()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, Error, msgs[0].Header.Type)
+	assert.Equal(t, uint32(9), msgs[0].Header.Sequence)
+}
+
+func TestReceiveTimeout(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetReceiveTimeout(50*time.Millisecond))
+	start := time.Now()
+	msgs, err := c.Receive()
+	elapsed := time.Since(start)
+	assert.Nil(t, msgs)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "- want: a timeout\n-  got: %v", err)
+	assert.ErrorIs(t, err, unix.EAGAIN)
+	assert.GreaterOrEqual(t, elapsed, 40*time.Millisecond, "returned before the timeout")
+	assert.Less(t, elapsed, 3*time.Second, "did not time out")
+
+	assert.Error(t, c.SetReceiveTimeout(-time.Second))
+}
+
+func TestUserToUser(t *testing.T) {
+	a := dialRoute(t, nil)
+	b := dialRoute(t, &Config{SocketType: unix.SOCK_DGRAM})
+	aPort, err := a.PID()
+	require.NoError(t, err)
+	bPort, err := b.PID()
+	require.NoError(t, err)
+
+	want := Message{Header: Header{Type: 0x42, Flags: Request, Sequence: 5, PID: 12345}, Data: []byte("hello b")}
+	require.NoError(t, a.SendTo(want, bPort, 0))
+	msgs, from, err := b.ReceiveFrom()
+	require.NoError(t, err)
+	assert.Equal(t, aPort, from, "sender port\n- want: %d\n-  got: %d", aPort, from)
+	require.Len(t, msgs, 1)
+	want.Header.Length = uint32(Length(len(want.Data)))
+	assert.Equal(t, want, msgs[0], "- want: %+v\n-  got: %+v", want, msgs[0])
+}
+
+func TestSendRawLargeDatagram(t *testing.T) {
+	// A user-to-user datagram far larger than a page, which Receive must
+	// read whole, with two messages in it.
+	a := dialRoute(t, nil)
+	b := dialRoute(t, nil)
+	require.NoError(t, b.SetReceiveBuffer(1<<20))
+	bPort, err := b.PID()
+	require.NoError(t, err)
+
+	big := make([]byte, 100_000)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	m1, err := Message{Header: Header{Type: 0x20}, Data: big}.MarshalBinary()
+	require.NoError(t, err)
+	m2, err := Message{Header: Header{Type: 0x21}, Data: []byte("x")}.MarshalBinary()
+	require.NoError(t, err)
+	require.NoError(t, a.SendRaw(append(m1, m2...), bPort))
+
+	msgs, err := b.Receive()
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	assert.Equal(t, big, msgs[0].Data)
+	assert.Equal(t, []byte("x"), msgs[1].Data)
+}
+
+func TestReceiveMalformed(t *testing.T) {
+	a := dialRoute(t, nil)
+	b := dialRoute(t, nil)
+	bPort, err := b.PID()
+	require.NoError(t, err)
+
+	require.NoError(t, a.SendRaw([]byte{1, 2, 3}, bPort))
+	msgs, err := b.Receive()
+	assert.Nil(t, msgs)
+	assert.ErrorContains(t, err, "3 bytes are shorter than the 16-byte header")
+}
+
+func TestOverrun(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetReceiveBuffer(1)) // the kernel's minimum
+	require.NoError(t, c.SetReceiveTimeout(200*time.Millisecond))
+
+	// The kernel's replies do not wait for room: 64 acknowledgements,
+	// unread, overflow a minimal receive buffer, and the kernel drops
+	// some and reports ENOBUFS on the next receive.
+	for i := range 64 {
+		require.NoError(t, c.Send(Message{Header: Header{Type: Noop, Flags: Request | Acknowledge, Sequence: uint32(i + 1)}}))
+	}
+	var gotOverrun bool
+	for i := 0; i < 70; i++ {
+		_, err := c.Receive()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		assert.ErrorIs(t, err, ErrOverrun, "- want: an overrun\n-  got: %v", err)
+		assert.ErrorIs(t, err, unix.ENOBUFS)
+		gotOverrun = true
+		break
+	}
+	assert.True(t, gotOverrun, "64 acknowledgements into a minimal receive buffer\n- want: ENOBUFS\n-  got: none")
+}
+
+func TestJoinLeaveGroup(t *testing.T) {
+	c := dialRoute(t, nil)
+	const rtnlgrpLink = 1
+	require.NoError(t, c.JoinGroup(rtnlgrpLink))
+	require.NoError(t, c.LeaveGroup(rtnlgrpLink))
+	err := c.JoinGroup(0xffff)
+	assert.ErrorIs(t, err, unix.EINVAL, "joining a group the protocol lacks\n- want: EINVAL\n-  got: %v", err)
+}
+
+func TestClose(t *testing.T) {
+	c, err := Dial(unix.NETLINK_ROUTE, nil)
+	require.NoError(t, err)
+	fd := c.FD()
+	assert.GreaterOrEqual(t, fd, 0)
+	require.NoError(t, c.Close())
+	assert.NoError(t, c.Close(), "second Close")
+	assert.Equal(t, -1, c.FD())
+
+	_, err = c.Receive()
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.ErrorIs(t, c.Send(Message{}), net.ErrClosed)
+	_, err = c.PID()
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestCloseWhileReceiving(t *testing.T) {
+	c, err := Dial(unix.NETLINK_ROUTE, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.SetReceiveTimeout(200*time.Millisecond))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var recvErr error
+	go func() {
+		defer wg.Done()
+		_, recvErr = c.Receive()
+	}()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, c.Close())
+	wg.Wait()
+	assert.ErrorIs(t, recvErr, os.ErrDeadlineExceeded, "the blocked receive ends at its timeout")
+	assert.Equal(t, -1, c.FD())
+	// TestMain checks that the descriptor was closed once the receive
+	// returned.
+}
+
+func TestZeroConn(t *testing.T) {
+	var c Conn
+	assert.NoError(t, c.Close())
+	assert.ErrorIs(t, c.Send(Message{}), net.ErrClosed)
+	assert.Equal(t, -1, c.FD())
+}

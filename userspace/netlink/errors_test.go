@@ -1,0 +1,69 @@
+package netlink
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestOpError(t *testing.T) {
+	cause := errors.New("cause")
+	err := error(&OpError{Op: "send", Err: cause})
+	assert.EqualError(t, err, "netlink send: cause")
+	assert.ErrorIs(t, err, cause)
+	var nilErr *OpError
+	assert.Equal(t, "<nil>", nilErr.Error())
+}
+
+func TestErrorWrappers(t *testing.T) {
+	cause := errors.New("recvmsg: x")
+	timeout := &OpError{Op: "receive", Err: &timeoutError{err: cause}}
+	assert.ErrorIs(t, timeout, os.ErrDeadlineExceeded)
+	assert.ErrorIs(t, timeout, cause)
+	assert.NotErrorIs(t, timeout, ErrOverrun)
+	var ne interface{ Timeout() bool }
+	if assert.ErrorAs(t, timeout, &ne) {
+		assert.True(t, ne.Timeout())
+	}
+
+	overrun := &OpError{Op: "receive", Err: &overrunError{err: cause}}
+	assert.ErrorIs(t, overrun, ErrOverrun)
+	assert.ErrorIs(t, overrun, cause)
+	assert.NotErrorIs(t, overrun, os.ErrDeadlineExceeded)
+}
+
+func codeMessage(typ HeaderType, code int32) Message {
+	b := make([]byte, 4)
+	binary.NativeEndian.PutUint32(b, uint32(code))
+	return Message{Header: Header{Type: typ}, Data: b}
+}
+
+func TestCheckMessage(t *testing.T) {
+	tests := []struct {
+		name    string
+		m       Message
+		wantErr string
+	}{
+		{name: "data message", m: Message{Header: Header{Type: 0x10}}},
+		{name: "ack", m: codeMessage(Error, 0)},
+		{name: "done", m: codeMessage(Done, 0)},
+		{name: "done without payload", m: Message{Header: Header{Type: Done}}},
+		{name: "done with a length", m: codeMessage(Done, 40)},
+		{name: "error", m: codeMessage(Error, -22), wantErr: "netlink receive: " + errno(22).Error()},
+		{name: "done with error", m: codeMessage(Done, -4), wantErr: "netlink receive: " + errno(4).Error()},
+		{name: "short error", m: Message{Header: Header{Type: Error}, Data: []byte{1}}, wantErr: "netlink receive: netlink: error message with a 1-byte payload has no error code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkMessage(tt.m)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tt.wantErr)
+		})
+	}
+}

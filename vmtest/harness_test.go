@@ -1,0 +1,91 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/netl-dev/netl/internal/harness"
+	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/vm"
+)
+
+// These tests hold the harness to its promises on a real kernel and QEMU:
+// a program's exit status comes back, and every way a run can go wrong
+// ends in an error that says what happened, never in a wait.
+
+func TestRunReportsExitStatus(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
+	script := filepath.Join(t.TempDir(), "exit3.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho netl-script-ran\nexit 3\n"), 0o755))
+	var console bytes.Buffer
+	res, err := s.Run(context.Background(), harness.Run{Program: script, Console: &console})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Status.ExitCode, "exit status of the guest program")
+	assert.Equal(t, "done", res.Status.Stage)
+	assert.Contains(t, console.String(), "netl-script-ran")
+
+	_, err = s.Run(context.Background(), harness.Run{Program: filepath.Join(t.TempDir(), "missing")})
+	assert.ErrorIs(t, err, os.ErrNotExist, "a program that does not exist")
+}
+
+func TestRunRejectsBadModuleParameter(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute, ModParams: "reply_count=0"})
+	res, err := s.Run(context.Background(), harness.Run{Program: "/bbin/ls", Guest: true})
+	require.NoError(t, err, "the guest reports a failed load; it is not a VM failure")
+	assert.Equal(t, "module", res.Status.Stage, "where the run stopped")
+	assert.Contains(t, res.Status.Error, `parameters "reply_count=0"`)
+	assert.Contains(t, strings.Join(res.Tail, "\n"), "reply_count must be an integer from 1 to 100", "the module's own message")
+
+	_, err = harness.Prepare(harness.Options{ModParams: "reply_count"})
+	assert.ErrorContains(t, err, `module parameter "reply_count": want key=value`)
+}
+
+func TestHungGuestIsKilled(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 15 * time.Second})
+	script := filepath.Join(t.TempDir(), "hang.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho about-to-hang\nsleep 3600\n"), 0o755))
+	start := time.Now()
+	_, err := s.Run(context.Background(), harness.Run{Program: script})
+	var vmErr *vm.Error
+	require.ErrorAs(t, err, &vmErr)
+	assert.Less(t, time.Since(start), time.Minute, "killed at the timeout, not later")
+	assert.Contains(t, err.Error(), "did not power off within 15s")
+	assert.Contains(t, err.Error(), "about-to-hang", "the console tail")
+	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")
+}
+
+func TestKernelThatCannotBootIsReported(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
+	// An initramfs that is not a cpio archive: the kernel finds no init and
+	// panics, which must end QEMU at once (panic=-1, -no-reboot).
+	bad := filepath.Join(t.TempDir(), "bad.cpio")
+	require.NoError(t, os.WriteFile(bad, bytes.Repeat([]byte("not a cpio archive "), 64), 0o644))
+	start := time.Now()
+	_, err := vm.Run(context.Background(), vm.Config{Kernel: s.Kernel.BzImage(), Initramfs: bad, Cache: s.Cache, Timeout: 2 * time.Minute})
+	var vmErr *vm.Error
+	require.ErrorAs(t, err, &vmErr)
+	assert.Contains(t, err.Error(), "panicked")
+	assert.Contains(t, err.Error(), "Kernel panic")
+	assert.Less(t, time.Since(start), time.Minute, "a panic ends the run at once")
+}
+
+func TestModuleBuildFailureShowsCompiler(t *testing.T) {
+	s := prepare(t, harness.Options{Module: "none"})
+	src := fstest.MapFS{
+		"m/Kbuild":   {Data: []byte("obj-m := broken.o\n")},
+		"m/broken.c": {Data: []byte("#include <linux/module.h>\nMODULE_LICENSE(\"GPL\");\nstatic int __init b(void) { return undefined_thing; }\nmodule_init(b);\n")},
+	}
+	_, err := kernel.BuildModule(s.Kernel, src, "m", "broken", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broken.c:3")
+	assert.Contains(t, err.Error(), "undefined_thing")
+}
