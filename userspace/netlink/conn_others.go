@@ -4,8 +4,12 @@ package netlink
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 )
+
+// errNotImplemented is returned on systems without netlink.
+var errNotImplemented = fmt.Errorf("netlink: not implemented on %s/%s", runtime.GOOS, runtime.GOARCH)
 
 // Placeholder option numbers: no socket ever reaches a system call here.
 const (

@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 )
 
 // ErrOverrun matches (with errors.Is) the error Receive returns when the
 // kernel reports ENOBUFS: the socket's receive buffer was full, and messages
 // addressed to it were dropped. The error also matches unix.ENOBUFS.
 var ErrOverrun = errors.New("netlink: receive buffer overrun, messages were dropped")
-
-// errNotImplemented is returned on systems without netlink.
-var errNotImplemented = fmt.Errorf("netlink: not implemented on %s/%s", runtime.GOOS, runtime.GOARCH)
 
 // An OpError is an error from an operation on a Conn: Op names the operation
 // ("dial", "bind", "send", "receive", ...), Err is the cause. A failed system
