@@ -62,6 +62,10 @@ func run() initramfs.Status {
 		st.Error = fmt.Sprintf("parsing run.json: %v", err)
 		return st
 	}
+	if err := loopbackUp(); err != nil {
+		st.Error = fmt.Sprintf("bringing up lo: %v", err)
+		return st
+	}
 	if spec.Module != "" {
 		if err := loadModule(filepath.Join(initramfs.ShareDir, spec.Module), spec.ModParams); err != nil {
 			st.Error = err.Error()
@@ -106,6 +110,25 @@ func run() initramfs.Status {
 	}
 	st.Stage = "done"
 	return st
+}
+
+// loopbackUp brings up lo, which u-root's init leaves down: tests and
+// benchmarks use 127.0.0.1 as their baseline.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // loadModule loads a module with init_module(2), as insmod does.

@@ -69,6 +69,20 @@ func Prepare(opts Options) (*Session, error) {
 	if err := CheckModParams(opts.ModParams); err != nil {
 		return nil, err
 	}
+	// Bad input fails here, before minutes of building.
+	switch m := opts.Module; {
+	case m == "none", m == "netl":
+	case strings.HasSuffix(m, ".ko"):
+		if _, err := os.Stat(m); err != nil {
+			return nil, fmt.Errorf("module: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("module %q: want netl, none or the path of a .ko file", m)
+	}
+	kopts := kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Progress: opts.Progress}
+	if _, err := kernel.Plan(kopts); err != nil {
+		return nil, err
+	}
 	s := &Session{Opts: opts}
 	var err error
 	if s.Root, err = RepoRoot(); err != nil {
@@ -81,26 +95,19 @@ func Prepare(opts Options) (*Session, error) {
 		return nil, err
 	}
 	t := time.Now()
-	s.Kernel, err = kernel.Ensure(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Progress: opts.Progress})
-	if err != nil {
+	if s.Kernel, err = kernel.Ensure(kopts); err != nil {
 		return nil, err
 	}
 	s.Phases.Kernel = time.Since(t)
 
 	t = time.Now()
 	switch m := opts.Module; {
-	case m == "none":
 	case m == "netl":
 		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod", "netl", opts.Progress); err != nil {
 			return nil, err
 		}
-	case strings.HasSuffix(m, ".ko"):
-		if _, err := os.Stat(m); err != nil {
-			return nil, fmt.Errorf("module: %w", err)
-		}
+	case m != "none":
 		s.Module, _ = filepath.Abs(m)
-	default:
-		return nil, fmt.Errorf("module %q: want netl, none or the path of a .ko file", m)
 	}
 	s.Phases.Module = time.Since(t)
 

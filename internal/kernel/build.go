@@ -136,6 +136,14 @@ func Ensure(opts Options) (*Kernel, error) {
 	if k.Built() { // built by whoever held the lock
 		return k, nil
 	}
+	// Whoever held the lock before us and left a temporary tree was killed
+	// mid-build (a `go test` timeout, Ctrl-C): nobody uses those trees.
+	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(k.Dir), ".build-"+filepath.Base(k.Dir)+"-*")); len(stale) > 0 {
+		fmt.Fprintf(progress, "netl: removing %d interrupted build(s) of kernel %s\n", len(stale), k.Series)
+		for _, d := range stale {
+			_ = os.RemoveAll(d)
+		}
+	}
 	start := time.Now()
 	if k.Version == "local" {
 		err = buildLocal(cache, k, opts, progress)
