@@ -50,7 +50,7 @@ func TestRunRejectsBadModuleParameter(t *testing.T) {
 }
 
 func TestHungGuestIsKilled(t *testing.T) {
-	s := prepare(t, harness.Options{Timeout: 15 * time.Second})
+	s := prepare(t, harness.Options{Timeout: 10 * time.Second})
 	script := filepath.Join(t.TempDir(), "hang.sh")
 	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho about-to-hang\nsleep 3600\n"), 0o755))
 	start := time.Now()
@@ -58,7 +58,7 @@ func TestHungGuestIsKilled(t *testing.T) {
 	var vmErr *vm.Error
 	require.ErrorAs(t, err, &vmErr)
 	assert.Less(t, time.Since(start), time.Minute, "killed at the timeout, not later")
-	assert.Contains(t, err.Error(), "did not power off within 15s")
+	assert.Contains(t, err.Error(), "did not power off within 10s")
 	assert.Contains(t, err.Error(), "about-to-hang", "the console tail")
 	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")
 }

@@ -7,6 +7,7 @@
 //	netlvm kernel pin SERIES
 //	netlvm run [-kernel SERIES] [-module netl|none|PATH.ko] [-modparams "k=v ..."] [-timeout D] -- PROGRAM [ARGS]
 //	netlvm shell [-kernel SERIES] [-modparams "k=v ..."]
+//	netlvm test [-kernel SERIES|all] [-j N] [-run REGEXP]
 package main
 
 import (
@@ -35,6 +36,8 @@ usage:
   netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
                                         file: static binary or script), exit with its status
   netlvm shell [flags]                  interactive guest shell with the module loaded
+  netlvm test [-kernel S|S,S|all] [-j N] [-run RE]
+                                        the VM suite on each series, side by side; one table
 
 run and shell flags:
   -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + `)
@@ -61,6 +64,8 @@ func main() {
 		code, err = runCmd(os.Args[2:], false)
 	case "shell":
 		code, err = runCmd(os.Args[2:], true)
+	case "test":
+		code, err = testCmd(os.Args[2:])
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

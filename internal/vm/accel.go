@@ -3,6 +3,8 @@ package vm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -54,7 +56,8 @@ func ChooseAccel(cache, qemu, kernel string) (string, string, error) {
 	_ = unix.Uname(&uts)
 	qemuInfo, _ := os.Stat(qemu)
 	key := fmt.Sprintf("%s|%s|%v|%s", unix.ByteSliceToString(uts.Release[:]), qemu, modTime(qemuInfo), kernel)
-	path := filepath.Join(cache, "accel.json")
+	sum := sha256.Sum256([]byte(key))
+	path := filepath.Join(cache, "accel", hex.EncodeToString(sum[:8])+".json")
 	if data, err := os.ReadFile(path); err == nil {
 		var v accelVerdict
 		if json.Unmarshal(data, &v) == nil && v.Key == key {
@@ -68,7 +71,7 @@ func ChooseAccel(cache, qemu, kernel string) (string, string, error) {
 		v.Reason = fmt.Sprintf("/dev/kvm opens but a guest printed nothing within %s under KVM", ProbeTimeout)
 	}
 	if data, err := json.Marshal(v); err == nil {
-		_ = os.MkdirAll(cache, 0o755)
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
 		tmp := path + ".tmp"
 		if os.WriteFile(tmp, data, 0o644) == nil {
 			_ = os.Rename(tmp, path)
