@@ -14,8 +14,9 @@
  *   as the article describes.
  *
  * - Typed requests (type >= NLMSG_MIN_TYPE), handled the way
- *   netlink_rcv_skb() handles them: only NETL_MSG_ECHO is implemented, every
- *   other type is answered with an NLMSG_ERROR carrying -EOPNOTSUPP.
+ *   netlink_rcv_skb() handles them: echo, broadcast to a multicast group,
+ *   delayed notification, multipart dump and statistics, each described in
+ *   netl_proto.h.
  *
  * Unlike the article's module, every length is checked before it is read,
  * and replies go to the port the request really came from
@@ -25,29 +26,78 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
+#include <linux/list.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/netlink.h>
+#include <linux/overflow.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 #include <net/sock.h>
 
 #include "netl_proto.h"
 
+/* The module parameters span what an echo request may ask for. */
 #define NETL_REPLY_COUNT_MIN		1
-#define NETL_REPLY_COUNT_MAX		100
+#define NETL_REPLY_COUNT_MAX		NETL_ECHO_COUNT_MAX
 #define NETL_REPLY_INTERVAL_MS_MIN	0
-#define NETL_REPLY_INTERVAL_MS_MAX	60000
+#define NETL_REPLY_INTERVAL_MS_MAX	NETL_ECHO_INTERVAL_MS_MAX
 
 static struct sock *netl_sk __read_mostly;
 
 static unsigned int reply_count = 1;
 static unsigned int reply_interval_ms;
+
+/* The counters NETL_MSG_STATS reports, as struct netl_stats describes them. */
+static struct {
+	atomic64_t rx_msgs;
+	atomic64_t rx_bytes;
+	atomic64_t rx_malformed;
+	atomic64_t tx_msgs;
+	atomic64_t tx_drops;
+	atomic64_t broadcasts;
+	atomic64_t notifies;
+	atomic64_t dumps;
+} netl_counters;
+
+/*
+ * A pending notification.  It is on netl_notifications from the request
+ * until its work has sent it, and is freed by the work, or by netl_exit()
+ * once netl_stopping is set.
+ */
+struct netl_notification {
+	struct delayed_work work;
+	struct list_head node;
+	unsigned long delay;	/* in jiffies */
+	u32 portid;
+	u32 len;
+	u8 data[] __counted_by(len);
+};
+
+/*
+ * Notifications run on a workqueue of their own, so that netl_exit() can
+ * wait for a work function that is still returning (destroy_workqueue()),
+ * not only for those it cancels.
+ */
+static struct workqueue_struct *netl_wq;
+static LIST_HEAD(netl_notifications);
+static DEFINE_SPINLOCK(netl_notifications_lock);
+static unsigned int netl_notifications_pending;
+static bool netl_stopping;
+
+/* The seed reply's payload: NETL_SEED_REPLY, then zeros. */
+static const char netl_seed_payload[NETL_SEED_PAYLOAD_LEN] = NETL_SEED_REPLY;
 
 /*
  * Parameters are validated in their setter, so that an out-of-range value
@@ -94,37 +144,87 @@ static const struct kernel_param_ops reply_interval_ms_ops = {
 
 module_param_cb(reply_count, &reply_count_ops, &reply_count, 0644);
 MODULE_PARM_DESC(reply_count,
-		 "replies sent for each seed request, 1..100 (default 1)");
+		 "replies to a seed request, and to an echo with count 0, 1..100 (default 1)");
 
 module_param_cb(reply_interval_ms, &reply_interval_ms_ops, &reply_interval_ms,
 		0644);
 MODULE_PARM_DESC(reply_interval_ms,
-		 "milliseconds slept between two replies, 0..60000 (default 0)");
+		 "milliseconds between two replies to a seed request, and to an echo asking for it, 0..60000 (default 0)");
 
-/* Sends one seed reply; the skb is consumed whatever the outcome. */
-static int netl_seed_reply(u32 portid, u32 seq)
+/*
+ * Builds a message from the module: nlmsg_pid 0 (the kernel), flags 0, the
+ * given sequence number and type, and len bytes of data as its payload.
+ *
+ * nlmsg_put() sets nlmsg_len to NLMSG_LENGTH(len) and zeroes the padding
+ * after the payload.  nlmsg_end() is not called: it exists for messages
+ * that grow after nlmsg_put() (attributes), and would set nlmsg_len from the
+ * tail pointer, padding included, so that a 5-byte payload would arrive as
+ * 8 bytes, 3 of them zeros the sender never sent.
+ */
+static struct sk_buff *netl_build(u32 seq, int type, const void *data,
+				  size_t len)
 {
-	struct nlmsghdr *rep;
+	struct nlmsghdr *nlh;
 	struct sk_buff *skb;
 
-	BUILD_BUG_ON(sizeof(NETL_SEED_REPLY) > NETL_SEED_PAYLOAD_LEN);
-
-	skb = nlmsg_new(NETL_SEED_PAYLOAD_LEN, GFP_KERNEL);
+	skb = nlmsg_new(len, GFP_KERNEL);
 	if (!skb)
-		return -ENOMEM;
+		return NULL;
 
-	/* nlmsg_pid 0: the reply comes from the kernel, as in the seed. */
-	rep = nlmsg_put(skb, 0, seq, NETL_SEED_TYPE, NETL_SEED_PAYLOAD_LEN, 0);
-	if (!rep) {
+	nlh = nlmsg_put(skb, 0, seq, type, len, 0);
+	if (!nlh) {
 		nlmsg_free(skb);
-		return -EMSGSIZE;
+		return NULL;
 	}
 
-	memset(nlmsg_data(rep), 0, NETL_SEED_PAYLOAD_LEN);
-	memcpy(nlmsg_data(rep), NETL_SEED_REPLY, sizeof(NETL_SEED_REPLY));
-	nlmsg_end(skb, rep);
+	memcpy(nlmsg_data(nlh), data, len);
+	return skb;
+}
 
-	return nlmsg_unicast(netl_sk, skb, portid);
+/* Sends a message built by netl_build() to portid, and counts it. */
+static int netl_send(u32 portid, u32 seq, int type, const void *data,
+		     size_t len)
+{
+	struct sk_buff *skb = netl_build(seq, type, data, len);
+	int err;
+
+	/* nlmsg_unicast() consumes the skb whatever the outcome. */
+	err = skb ? nlmsg_unicast(netl_sk, skb, portid) : -ENOMEM;
+	if (err)
+		atomic64_inc(&netl_counters.tx_drops);
+	else
+		atomic64_inc(&netl_counters.tx_msgs);
+	return err;
+}
+
+/*
+ * Returns the payload of a typed request if it holds at least need bytes;
+ * otherwise counts the message as malformed and returns NULL.
+ */
+static const void *netl_payload(const struct nlmsghdr *nlh, size_t need,
+				struct netlink_ext_ack *extack)
+{
+	if ((size_t)nlmsg_len(nlh) < need) {
+		atomic64_inc(&netl_counters.rx_malformed);
+		NL_SET_ERR_MSG_MOD(extack, "payload too short for the message type");
+		return NULL;
+	}
+	return nlmsg_data(nlh);
+}
+
+/*
+ * Sleeps at least ms milliseconds (a jiffy more, as msleep() does) unless a
+ * fatal signal comes first; returns false then.  The sleep is killable: the
+ * sender is in D state meanwhile, as under msleep(), but "kill -9" ends it at
+ * once, and the hung-task detector leaves it alone.
+ */
+static bool netl_sleep_killable(unsigned int ms)
+{
+	long timeout = msecs_to_jiffies(ms) + 1;
+
+	while (timeout > 0 && !fatal_signal_pending(current))
+		timeout = schedule_timeout_killable(timeout);
+	return !fatal_signal_pending(current);
 }
 
 /*
@@ -143,6 +243,8 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 	unsigned int i;
 	int err;
 
+	BUILD_BUG_ON(sizeof(NETL_SEED_REPLY) > NETL_SEED_PAYLOAD_LEN);
+
 	/* The payload need not be NUL-terminated: print at most len bytes. */
 	pr_info("seed request from port %u (nlmsg_pid %u, seq %u, %d bytes): %.*s\n",
 		portid, nlh->nlmsg_pid, seq, len,
@@ -158,7 +260,8 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 			}
 		}
 
-		err = netl_seed_reply(portid, seq);
+		err = netl_send(portid, seq, NETL_SEED_TYPE, netl_seed_payload,
+				sizeof(netl_seed_payload));
 		if (err) {
 			/*
 			 * -ECONNREFUSED: the socket is gone; -EAGAIN or
@@ -174,55 +277,416 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 	return 0;
 }
 
-/* NETL_MSG_ECHO: send the request's payload back with the same type. */
-static int netl_echo(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
+/* NETL_MSG_ECHO: send the whole payload back, count times. */
+static int netl_echo(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+		     struct netlink_ext_ack *extack)
 {
+	const struct netl_echo *req = netl_payload(nlh, sizeof(*req), extack);
 	u32 portid = NETLINK_CB(in_skb).portid;
-	int len = nlmsg_len(nlh);
-	struct nlmsghdr *rep;
+	unsigned int count, interval, i;
+	int err;
+
+	if (!req)
+		return -EINVAL;
+	if (req->count > NETL_ECHO_COUNT_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "echo count above 100");
+		return -EINVAL;
+	}
+	if (req->interval_ms != NETL_ECHO_PARAM_INTERVAL &&
+	    req->interval_ms > NETL_ECHO_INTERVAL_MS_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "echo interval above 60000 ms");
+		return -EINVAL;
+	}
+
+	count = req->count ? req->count : READ_ONCE(reply_count);
+	interval = req->interval_ms == NETL_ECHO_PARAM_INTERVAL ?
+		   READ_ONCE(reply_interval_ms) : req->interval_ms;
+
+	for (i = 0; i < count; i++) {
+		if (i && interval && !netl_sleep_killable(interval))
+			return -EINTR;	/* nobody will read an ack */
+
+		err = netl_send(portid, nlh->nlmsg_seq, NETL_MSG_ECHO,
+				nlmsg_data(nlh), nlmsg_len(nlh));
+		/*
+		 * The series stops at the first reply not sent, and the
+		 * error is returned for the ack.  -EAGAIN means the sender's
+		 * receive queue was full: the sender's next recvmsg() fails
+		 * with ENOBUFS (netlink_overrun()), so the ack says the same
+		 * rather than "try again", which would be wrong for a request
+		 * that was partly carried out.
+		 */
+		if (err == -EAGAIN)
+			err = -ENOBUFS;
+		if (err) {
+			pr_debug("port %u: echo %u of %u not sent: %d\n",
+				 portid, i + 1, count, err);
+			return err;
+		}
+	}
+
+	return 0;
+}
+
+/* NETL_MSG_BROADCAST: send the data to a multicast group. */
+static int netl_broadcast(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+			  struct netlink_ext_ack *extack)
+{
+	const struct netl_broadcast *req = netl_payload(nlh, sizeof(*req),
+							 extack);
 	struct sk_buff *skb;
+	int err;
 
-	skb = nlmsg_new(len, GFP_KERNEL);
-	if (!skb)
+	if (!req)
+		return -EINVAL;
+	if (!netlink_capable(in_skb, CAP_NET_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(extack, "broadcast needs CAP_NET_ADMIN");
+		return -EPERM;
+	}
+	if (req->group < 1 || req->group > NETL_GROUPS) {
+		NL_SET_ERR_MSG_MOD(extack, "broadcast group not 1 to 64");
+		return -EINVAL;
+	}
+	if (req->reserved) {
+		NL_SET_ERR_MSG_MOD(extack, "reserved field not 0");
+		return -EINVAL;
+	}
+
+	atomic64_inc(&netl_counters.broadcasts);
+	skb = netl_build(0, NETL_MSG_BROADCAST, req->data,
+			 nlmsg_len(nlh) - sizeof(*req));
+	if (!skb) {
+		atomic64_inc(&netl_counters.tx_drops);
 		return -ENOMEM;
+	}
 
-	rep = nlmsg_put(skb, portid, nlh->nlmsg_seq, NETL_MSG_ECHO, len, 0);
-	if (!rep) {
-		nlmsg_free(skb);
+	/*
+	 * -ESRCH: no member received it (there is none, or every one's
+	 * queue was full).  That is the listeners' business, not an error
+	 * of the sender's request.  -ENOBUFS comes only from members that
+	 * set NETLINK_BROADCAST_ERROR.
+	 */
+	err = nlmsg_multicast(netl_sk, skb, 0, req->group, GFP_KERNEL);
+	if (!err) {
+		atomic64_inc(&netl_counters.tx_msgs);
+	} else if (err == -ESRCH) {
+		err = 0;
+	} else {
+		atomic64_inc(&netl_counters.tx_drops);
+		NL_SET_ERR_MSG_MOD(extack, "broadcast not delivered to every member");
+	}
+	return err;
+}
+
+static void netl_notify_work(struct work_struct *work)
+{
+	struct netl_notification *n =
+		container_of(to_delayed_work(work), struct netl_notification,
+			     work);
+	bool owner;
+
+	netl_send(n->portid, 0, NETL_MSG_NOTIFY, n->data, n->len);
+
+	/*
+	 * Once netl_exit() has set netl_stopping, it owns n: it frees n after
+	 * cancel_delayed_work_sync() has waited for this function to return.
+	 */
+	spin_lock(&netl_notifications_lock);
+	owner = !netl_stopping;
+	if (owner) {
+		list_del(&n->node);
+		netl_notifications_pending--;
+	}
+	spin_unlock(&netl_notifications_lock);
+
+	if (owner)
+		kfree(n);
+}
+
+/*
+ * NETL_MSG_NOTIFY: queue a notification, to be armed by the caller with
+ * netl_notification_arm() (see netl_rcv_msg()).
+ */
+static int netl_notify(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+		       struct netlink_ext_ack *extack,
+		       struct netl_notification **queued)
+{
+	const struct netl_notify *req = netl_payload(nlh, sizeof(*req), extack);
+	u32 sender = NETLINK_CB(in_skb).portid;
+	struct netl_notification *n;
+	size_t len;
+	u32 portid;
+	int err;
+
+	if (!req)
+		return -EINVAL;
+	portid = req->portid ? req->portid : sender;
+	if (portid != sender && !netlink_capable(in_skb, CAP_NET_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(extack, "notifying another port needs CAP_NET_ADMIN");
+		return -EPERM;
+	}
+	if (req->delay_ms > NETL_NOTIFY_DELAY_MS_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "notification delay above 60000 ms");
+		return -EINVAL;
+	}
+	len = nlmsg_len(nlh) - sizeof(*req);
+	if (len > NETL_NOTIFY_DATA_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "notification data above 4096 bytes");
 		return -EMSGSIZE;
 	}
 
-	memcpy(nlmsg_data(rep), nlmsg_data(nlh), len);
-	nlmsg_end(skb, rep);
+	n = kmalloc(struct_size(n, data, len), GFP_KERNEL);
+	if (!n)
+		return -ENOMEM;
+	INIT_DELAYED_WORK(&n->work, netl_notify_work);
+	n->delay = msecs_to_jiffies(req->delay_ms);
+	n->portid = portid;
+	n->len = len;
+	memcpy(n->data, req->data, len);
 
-	return nlmsg_unicast(netl_sk, skb, portid);
-}
+	spin_lock(&netl_notifications_lock);
+	err = netl_notifications_pending >= NETL_NOTIFY_PENDING_MAX ? -EBUSY : 0;
+	if (!err) {
+		list_add_tail(&n->node, &netl_notifications);
+		netl_notifications_pending++;
+	}
+	spin_unlock(&netl_notifications_lock);
 
-/* Handles one message whose length nlmsg_ok() has already checked. */
-static void netl_rcv_msg(struct sk_buff *skb, struct nlmsghdr *nlh)
-{
-	u16 flags = nlh->nlmsg_flags;
-	u16 type = nlh->nlmsg_type;
-	int err;
-
-	if (type == NETL_SEED_TYPE) {
-		err = netl_seed(skb, nlh);
-	} else if (type < NLMSG_MIN_TYPE) {
-		/* NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, ...: nothing to do. */
-		return;
-	} else if (type == NETL_MSG_ECHO) {
-		/* As in netlink_rcv_skb(), only requests are acted upon. */
-		err = (flags & NLM_F_REQUEST) ? netl_echo(skb, nlh) : 0;
-	} else {
-		err = -EOPNOTSUPP;
+	if (err) {
+		kfree(n);
+		NL_SET_ERR_MSG_MOD(extack, "too many notifications pending");
+		return err;
 	}
 
-	/* -EINTR: the sender is being killed, nobody will read an ack. */
-	if (err == -EINTR)
+	atomic64_inc(&netl_counters.notifies);
+	*queued = n;
+	return 0;
+}
+
+static void netl_notification_arm(struct netl_notification *n)
+{
+	queue_delayed_work(netl_wq, &n->work, n->delay);
+}
+
+/*
+ * Cancels every pending notification, and waits for those being sent; none
+ * can be queued afterwards.
+ */
+static void netl_notifications_cancel(void)
+{
+	struct netl_notification *n, *tmp;
+	LIST_HEAD(doomed);
+
+	spin_lock(&netl_notifications_lock);
+	netl_stopping = true;
+	list_splice_init(&netl_notifications, &doomed);
+	spin_unlock(&netl_notifications_lock);
+
+	list_for_each_entry_safe(n, tmp, &doomed, node) {
+		cancel_delayed_work_sync(&n->work);
+		kfree(n);
+	}
+
+	/* A work function that freed its own notification may still run. */
+	destroy_workqueue(netl_wq);
+}
+
+/* The state of a dump, kept in its netlink_callback between reads. */
+struct netl_dump_ctx {
+	u32 parts;	/* parts requested */
+	u32 next;	/* index of the next part to send */
+};
+
+/*
+ * Runs once, from netlink_dump_start(), before the first part is sent;
+ * cb->nlh is the request, whose payload length netl_dump_req() checked.
+ */
+static int netl_dump_start(struct netlink_callback *cb)
+{
+	const struct netl_dump_req *req = nlmsg_data(cb->nlh);
+	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
+
+	NL_ASSERT_DUMP_CTX_FITS(struct netl_dump_ctx);
+
+	if (req->parts > NETL_DUMP_PARTS_MAX) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "dump parts above 1000");
+		return -EINVAL;
+	}
+	ctx->parts = req->parts;
+	ctx->next = 0;
+	atomic64_inc(&netl_counters.dumps);
+	return 0;
+}
+
+/*
+ * Fills skb with as many parts as fit, on the first call from
+ * netlink_dump_start() and then each time the requester reads.  Returning
+ * skb->len asks to be called again; returning 0 ends the dump, and the dump
+ * machinery appends NLMSG_DONE, in this skb if it has room.
+ */
+static int netl_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
+	struct netl_dump_part *part;
+	struct nlmsghdr *nlh;
+
+	for (; ctx->next < ctx->parts; ctx->next++) {
+		nlh = nlmsg_put_answer(skb, cb, NETL_MSG_DUMP, sizeof(*part),
+				       NLM_F_MULTI);
+		if (!nlh)
+			return skb->len;
+
+		part = nlmsg_data(nlh);
+		part->index = ctx->next;
+		part->total = ctx->parts;
+		nlmsg_end(skb, nlh);
+		atomic64_inc(&netl_counters.tx_msgs);
+	}
+
+	return 0;
+}
+
+/* NETL_MSG_DUMP: start a dump through the kernel's dump machinery. */
+static int netl_dump_req(struct sk_buff *skb, const struct nlmsghdr *nlh,
+			 struct netlink_ext_ack *extack)
+{
+	struct netlink_dump_control c = {
+		.start = netl_dump_start,
+		.dump = netl_dump,
+		.extack = extack,
+	};
+
+	if (!netl_payload(nlh, sizeof(struct netl_dump_req), extack))
+		return -EINVAL;
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) {
+		NL_SET_ERR_MSG_MOD(extack, "dump request without NLM_F_DUMP");
+		return -EINVAL;
+	}
+
+	/*
+	 * Once the dump is under way, netlink_dump_start() returns -EINTR:
+	 * its NLMSG_DONE stands for the ack, and the caller sends none.
+	 */
+	return netlink_dump_start(netl_sk, skb, nlh, &c);
+}
+
+/* NETL_MSG_STATS: the counters, this request included. */
+static int netl_stats(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
+{
+	struct netl_stats st = {
+		.rx_msgs = atomic64_read(&netl_counters.rx_msgs),
+		.rx_bytes = atomic64_read(&netl_counters.rx_bytes),
+		.rx_malformed = atomic64_read(&netl_counters.rx_malformed),
+		.tx_msgs = atomic64_read(&netl_counters.tx_msgs),
+		.tx_drops = atomic64_read(&netl_counters.tx_drops),
+		.broadcasts = atomic64_read(&netl_counters.broadcasts),
+		.notifies = atomic64_read(&netl_counters.notifies),
+		.dumps = atomic64_read(&netl_counters.dumps),
+	};
+
+	return netl_send(NETLINK_CB(in_skb).portid, nlh->nlmsg_seq,
+			 NETL_MSG_STATS, &st, sizeof(st));
+}
+
+/* A typed request: NLM_F_REQUEST set, type at least NLMSG_MIN_TYPE. */
+static int netl_rcv_typed(struct sk_buff *skb, struct nlmsghdr *nlh,
+			  struct netlink_ext_ack *extack,
+			  struct netl_notification **queued)
+{
+	switch (nlh->nlmsg_type) {
+	case NETL_MSG_ECHO:
+		return netl_echo(skb, nlh, extack);
+	case NETL_MSG_BROADCAST:
+		return netl_broadcast(skb, nlh, extack);
+	case NETL_MSG_NOTIFY:
+		return netl_notify(skb, nlh, extack, queued);
+	case NETL_MSG_DUMP:
+		return netl_dump_req(skb, nlh, extack);
+	case NETL_MSG_STATS:
+		return netl_stats(skb, nlh);
+	}
+
+	atomic64_inc(&netl_counters.rx_malformed);
+	NL_SET_ERR_MSG_MOD(extack, "unknown message type");
+	return -EOPNOTSUPP;
+}
+
+/*
+ * Handles one message whose length nlmsg_ok() has checked.
+ *
+ * Typed messages get what netlink_rcv_skb() gives them: only requests are
+ * acted upon, control types (NLMSG_NOOP, ...) are skipped, and each message
+ * is acknowledged if it asks to be, or if it failed; -EINTR (a dump under
+ * way, or a sender being killed) sends no ack.  netlink_rcv_skb() itself
+ * cannot be called: it walks the whole skb and would skip (and ack) type 0,
+ * the seed's type, before calling back, and it stops silently at a bad
+ * length, which this module answers and counts (netl_rcv_malformed()).
+ */
+static void netl_rcv_msg(struct sk_buff *skb, struct nlmsghdr *nlh)
+{
+	struct netl_notification *queued = NULL;
+	struct netlink_ext_ack extack = {};
+	u16 flags = nlh->nlmsg_flags;
+	int err = 0;
+
+	atomic64_inc(&netl_counters.rx_msgs);
+
+	if (nlh->nlmsg_type == NETL_SEED_TYPE) {
+		/* The seed's protocol: answered whatever its flags. */
+		err = netl_seed(skb, nlh);
+		if (err == -EINTR)
+			return;
+		if ((flags & NLM_F_ACK) || (err && (flags & NLM_F_REQUEST)))
+			netlink_ack(skb, nlh, err, NULL);
+		return;
+	}
+
+	if ((flags & NLM_F_REQUEST) && nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+		err = netl_rcv_typed(skb, nlh, &extack, &queued);
+		if (err == -EINTR)
+			return;
+	}
+
+	if ((flags & NLM_F_ACK) || err)
+		netlink_ack(skb, nlh, err, &extack);
+
+	/*
+	 * A notification is armed only now, after the ack is queued, so that
+	 * a notification to the sender itself never arrives before the ack:
+	 * a client reading up to the ack would otherwise skip it.
+	 */
+	if (queued)
+		netl_notification_arm(queued);
+}
+
+/*
+ * The bytes left where the walk stopped: fewer than a header, or a header
+ * whose nlmsg_len is under NLMSG_HDRLEN or runs past the skb.  A typed
+ * request gets -EINVAL; the ack echoes its header with nlmsg_len cut to the
+ * header alone, because netlink_ack() copies nlmsg_len bytes of the request
+ * and the real nlmsg_len cannot be trusted.
+ */
+static void netl_rcv_malformed(struct sk_buff *skb, const struct nlmsghdr *nlh,
+			       int rem)
+{
+	struct netlink_ext_ack extack = {};
+	struct nlmsghdr hdr;
+
+	atomic64_inc(&netl_counters.rx_msgs);
+	atomic64_inc(&netl_counters.rx_malformed);
+	pr_debug("port %u: %d bytes of malformed message ignored\n",
+		 NETLINK_CB(skb).portid, rem);
+
+	if (rem < NLMSG_HDRLEN)
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_REQUEST) ||
+	    nlh->nlmsg_type < NLMSG_MIN_TYPE)
 		return;
 
-	if ((flags & NLM_F_ACK) || (err && (flags & NLM_F_REQUEST)))
-		netlink_ack(skb, nlh, err, NULL);
+	hdr = *nlh;
+	hdr.nlmsg_len = NLMSG_HDRLEN;
+	NL_SET_ERR_MSG_MOD(&extack, "bad nlmsg_len");
+	netlink_ack(skb, &hdr, -EINVAL, &extack);
 }
 
 /*
@@ -246,35 +710,68 @@ static void netl_rcv(struct sk_buff *skb)
 		return;
 	}
 
+	atomic64_add(skb->len, &netl_counters.rx_bytes);
+
 	nlmsg_for_each_msg(nlh, nlmsg_hdr(skb), skb->len, rem)
 		netl_rcv_msg(skb, nlh);
 
 	if (rem > 0)
-		pr_debug("port %u: %d bytes of malformed message ignored\n",
-			 NETLINK_CB(skb).portid, rem);
+		netl_rcv_malformed(skb, nlh, rem);
 }
 
 static int __init netl_init(void)
 {
+	/*
+	 * NL_CFG_F_NONROOT_RECV lets sockets without CAP_NET_ADMIN join the
+	 * multicast groups (bind() with nl_groups, NETLINK_ADD_MEMBERSHIP),
+	 * so that tests can watch broadcasts as an ordinary user; without it
+	 * netlink_bind() refuses them with -EPERM.  Sending to the groups
+	 * stays privileged: user sockets need CAP_NET_ADMIN to send to a
+	 * group (no NL_CFG_F_NONROOT_SEND), and NETL_MSG_BROADCAST checks it.
+	 */
 	struct netlink_kernel_cfg cfg = {
 		.input = netl_rcv,
 		.groups = NETL_GROUPS,
+		.flags = NL_CFG_F_NONROOT_RECV,
 	};
+	int err;
+
+	BUILD_BUG_ON(sizeof(struct netl_echo) != NETL_ECHO_HDR_LEN);
+	BUILD_BUG_ON(sizeof(struct netl_broadcast) != NETL_BROADCAST_HDR_LEN);
+	BUILD_BUG_ON(sizeof(struct netl_notify) != NETL_NOTIFY_HDR_LEN);
+	BUILD_BUG_ON(sizeof(struct netl_dump_req) != NETL_DUMP_REQ_LEN);
+	BUILD_BUG_ON(sizeof(struct netl_dump_part) != NETL_DUMP_PART_LEN);
+	BUILD_BUG_ON(sizeof(struct netl_stats) != NETL_STATS_LEN);
+
+	netl_wq = alloc_workqueue("netl", 0, 0);
+	if (!netl_wq)
+		return -ENOMEM;
 
 	netl_sk = netlink_kernel_create(&init_net, NETL_PROTOCOL, &cfg);
 	if (!netl_sk) {
 		pr_err("cannot create kernel socket for protocol %d\n",
 		       NETL_PROTOCOL);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto err_destroy_wq;
 	}
 
 	pr_info("loaded: protocol %d, reply_count=%u reply_interval_ms=%u\n",
 		NETL_PROTOCOL, reply_count, reply_interval_ms);
 	return 0;
+
+err_destroy_wq:
+	destroy_workqueue(netl_wq);
+	return err;
 }
 
+/*
+ * Every user socket of the protocol holds a reference on the module, so no
+ * request comes in any more; a dump in progress holds one too.  Pending
+ * notifications are cancelled before the socket they are sent from goes.
+ */
 static void __exit netl_exit(void)
 {
+	netl_notifications_cancel();
 	netlink_kernel_release(netl_sk);
 	pr_info("unloaded: protocol %d\n", NETL_PROTOCOL);
 }

@@ -37,9 +37,16 @@ func TestGuest(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(logPath), 0o755))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	args := []string{"-test.v=test2json", "-test.timeout=4m"}
+	if r := os.Getenv("NETL_GUEST_RUN"); r != "" {
+		args = append(args, "-test.run="+r)
+	}
+	if b := os.Getenv("NETL_BENCH"); b != "" {
+		args = append(args, "-test.bench="+b, "-test.benchmem")
+	}
 	res, err := s.Run(ctx, harness.Run{
 		Program:    bin,
-		Args:       []string{"-test.v=test2json", "-test.timeout=4m"},
+		Args:       args,
 		Env:        []string{"NETL_MODULE=/netl/netl.ko"},
 		Stdout:     "guest.out",
 		Share:      share,
@@ -56,12 +63,72 @@ func TestGuest(t *testing.T) {
 	out, err := os.ReadFile(filepath.Join(share, "guest.out"))
 	require.NoError(t, err, "the guest test binary wrote no output")
 	tests := replay(t, out)
-	require.NotEmpty(t, tests, "the guest ran no tests; output:\n%s\nconsole tail:\n%s", out, strings.Join(res.Tail, "\n"))
+	if os.Getenv("NETL_BENCH") == "" {
+		require.NotEmpty(t, tests, "the guest ran no tests; output:\n%s\nconsole tail:\n%s", out, strings.Join(res.Tail, "\n"))
+	}
 	if res.Status.ExitCode != 0 && !anyFailed(tests) {
 		t.Errorf("guest test binary exited %d with no failed test (panic or timeout?); output tail:\n%s\nconsole tail:\n%s",
 			res.Status.ExitCode, tailOf(string(out), 30), strings.Join(res.Tail, "\n"))
 	}
+	reportClaims(t, s, string(out), anyFailed(tests))
+	reportBenchmarks(t, string(out))
 	t.Logf("phases: %s", s.Phases)
+}
+
+// reportClaims writes the claims table for this kernel: to the test log, to
+// the cache's logs/, and to $NETL_CLAIMS_OUT when set (make claims). Every
+// claim must have a verdict when no guest test failed.
+func reportClaims(t *testing.T, s *harness.Session, out string, failed bool) {
+	got := parseClaims(out)
+	table := claimsTable(fmt.Sprintf("%s (%s)", s.Kernel.Series, s.Kernel.Release), got)
+	t.Logf("seed claims on %s:\n%s", s.Kernel.Release, table)
+	path := filepath.Join(s.Cache, "logs", fmt.Sprintf("claims-%s.md", s.Kernel.Series))
+	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		t.Errorf("writing %s: %v", path, err)
+	}
+	if p := os.Getenv("NETL_CLAIMS_OUT"); p != "" {
+		if err := os.WriteFile(p, []byte(table), 0o644); err != nil {
+			t.Errorf("writing %s: %v", p, err)
+		}
+	}
+	if failed || os.Getenv("NETL_GUEST_RUN") != "" {
+		return
+	}
+	for _, c := range seedClaims {
+		if _, ok := got[c.ID]; !ok {
+			t.Errorf("claim %s has no verdict: its guest test did not record one", c.ID)
+		}
+	}
+}
+
+// reportBenchmarks shows the guest's benchmark lines and the ratio of each
+// netlink figure to its UDP loopback baseline from the same VM.
+func reportBenchmarks(t *testing.T, out string) {
+	ns := make(map[string]float64)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && strings.HasPrefix(f[0], "Benchmark") && f[3] == "ns/op" {
+			var v float64
+			if _, err := fmt.Sscanf(f[2], "%g", &v); err == nil {
+				name := strings.SplitN(strings.TrimPrefix(f[0], "Benchmark"), "-", 2)[0]
+				ns[name] = v
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(strings.Join(lines, "\n"))
+	for _, pair := range [][2]string{{"EchoRoundTrip", "UDPLoopbackRoundTrip"}, {"BroadcastFanout8", "UDPFanout8"}} {
+		if a, ok := ns[pair[0]]; ok && ns[pair[1]] > 0 {
+			fmt.Fprintf(&b, "\n%s: %.0f ns/op = %.2fx %s (%.0f ns/op); %.0f ops/s", pair[0], a, a/ns[pair[1]], pair[1], ns[pair[1]], 1e9/a)
+		}
+	}
+	t.Logf("guest benchmarks:\n%s", b.String())
+	fmt.Fprintf(progressWriter(), "netl: guest benchmarks:\n%s\n", b.String())
 }
 
 // prepare builds or finds the kernel, module and initramfs. Without QEMU

@@ -62,6 +62,12 @@ func run() initramfs.Status {
 		st.Error = fmt.Sprintf("parsing run.json: %v", err)
 		return st
 	}
+	// u-root leaves / at 0700: an unprivileged child (tests drop to
+	// uid 65534 to check EPERM paths) could not exec anything.
+	if err := os.Chmod("/", 0o755); err != nil {
+		st.Error = fmt.Sprintf("chmod /: %v", err)
+		return st
+	}
 	if err := loopbackUp(); err != nil {
 		st.Error = fmt.Sprintf("bringing up lo: %v", err)
 		return st

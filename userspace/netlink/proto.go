@@ -19,18 +19,63 @@ const (
 	// reply's payload (NETL_SEED_REPLY).
 	SeedReply = "I am from kernel!"
 
-	// TypeEcho asks the module to send the payload back (NETL_MSG_ECHO).
+	// TypeEcho asks the module to send the payload, an EchoRequest, back
+	// EchoRequest.Count times (NETL_MSG_ECHO).
 	TypeEcho HeaderType = 0x10
-	// TypeBroadcast asks the module to broadcast to a multicast group
-	// (NETL_MSG_BROADCAST).
+	// TypeBroadcast asks the module to send data to a multicast group, with
+	// a BroadcastRequest (NETL_MSG_BROADCAST); members receive a message of
+	// this type.
 	TypeBroadcast HeaderType = 0x11
-	// TypeNotify is an event the module sends with no request first
+	// TypeNotify asks the module, with a NotifyRequest, to send a message of
+	// this type to a port later, with no request from that port
 	// (NETL_MSG_NOTIFY).
 	TypeNotify HeaderType = 0x12
-	// TypeDump asks for a multipart dump ending in Done (NETL_MSG_DUMP).
+	// TypeDump asks, with a DumpRequest and the Dump flag, for a multipart
+	// dump of DumpPart messages ending in Done (NETL_MSG_DUMP).
 	TypeDump HeaderType = 0x13
-	// TypeStats asks for the module's statistics (NETL_MSG_STATS).
+	// TypeStats asks for the module's statistics, Stats (NETL_MSG_STATS).
 	TypeStats HeaderType = 0x14
+
+	// EchoParamInterval in EchoRequest.IntervalMS stands for the module
+	// parameter reply_interval_ms (NETL_ECHO_PARAM_INTERVAL).
+	EchoParamInterval = 0xffffffff
+	// EchoMaxCount is the largest EchoRequest.Count (NETL_ECHO_COUNT_MAX).
+	EchoMaxCount = 100
+	// EchoMaxIntervalMS is the largest EchoRequest.IntervalMS other than
+	// EchoParamInterval (NETL_ECHO_INTERVAL_MS_MAX).
+	EchoMaxIntervalMS = 60000
+	// EchoHeaderLen is the length of struct netl_echo, the part of an
+	// EchoRequest before its data (NETL_ECHO_HDR_LEN).
+	EchoHeaderLen = 8
+
+	// BroadcastHeaderLen is the length of struct netl_broadcast, the part
+	// of a BroadcastRequest before its data (NETL_BROADCAST_HDR_LEN).
+	BroadcastHeaderLen = 8
+
+	// NotifyMaxDelayMS is the largest NotifyRequest.DelayMS
+	// (NETL_NOTIFY_DELAY_MS_MAX).
+	NotifyMaxDelayMS = 60000
+	// NotifyMaxData is the largest NotifyRequest.Data, in bytes
+	// (NETL_NOTIFY_DATA_MAX).
+	NotifyMaxData = 4096
+	// NotifyMaxPending is the number of notifications the module holds at
+	// most; a request beyond gets EBUSY (NETL_NOTIFY_PENDING_MAX).
+	NotifyMaxPending = 64
+	// NotifyHeaderLen is the length of struct netl_notify, the part of a
+	// NotifyRequest before its data (NETL_NOTIFY_HDR_LEN).
+	NotifyHeaderLen = 8
+
+	// DumpMaxParts is the largest DumpRequest.Parts (NETL_DUMP_PARTS_MAX).
+	DumpMaxParts = 1000
+	// DumpRequestLen is the length of struct netl_dump_req
+	// (NETL_DUMP_REQ_LEN).
+	DumpRequestLen = 4
+	// DumpPartLen is the length of struct netl_dump_part
+	// (NETL_DUMP_PART_LEN).
+	DumpPartLen = 8
+
+	// StatsLen is the length of struct netl_stats (NETL_STATS_LEN).
+	StatsLen = 64
 
 	// Groups is the number of multicast groups the module's kernel socket
 	// declares (NETL_GROUPS).

@@ -90,6 +90,20 @@ func TestProtoHeaderAgrees(t *testing.T) {
 		"NETL_MSG_DUMP":         int64(TypeDump),
 		"NETL_MSG_STATS":        int64(TypeStats),
 		"NETL_GROUPS":           int64(Groups),
+
+		"NETL_ECHO_PARAM_INTERVAL":  int64(EchoParamInterval),
+		"NETL_ECHO_COUNT_MAX":       int64(EchoMaxCount),
+		"NETL_ECHO_INTERVAL_MS_MAX": int64(EchoMaxIntervalMS),
+		"NETL_ECHO_HDR_LEN":         int64(EchoHeaderLen),
+		"NETL_BROADCAST_HDR_LEN":    int64(BroadcastHeaderLen),
+		"NETL_NOTIFY_DELAY_MS_MAX":  int64(NotifyMaxDelayMS),
+		"NETL_NOTIFY_DATA_MAX":      int64(NotifyMaxData),
+		"NETL_NOTIFY_PENDING_MAX":   int64(NotifyMaxPending),
+		"NETL_NOTIFY_HDR_LEN":       int64(NotifyHeaderLen),
+		"NETL_DUMP_PARTS_MAX":       int64(DumpMaxParts),
+		"NETL_DUMP_REQ_LEN":         int64(DumpRequestLen),
+		"NETL_DUMP_PART_LEN":        int64(DumpPartLen),
+		"NETL_STATS_LEN":            int64(StatsLen),
 	}
 
 	f, err := os.Open(protoHeader)

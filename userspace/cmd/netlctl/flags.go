@@ -146,22 +146,22 @@ func (v *groupsValue) Set(s string) error {
 	return nil
 }
 
-// payload returns the bytes of the PAYLOAD argument, decoded from hex if
-// isHex.
-func payload(args []string, isHex bool) ([]byte, error) {
+// payload returns the bytes of the optional argument the synopsis calls
+// name (PAYLOAD, DATA), decoded from hex if isHex.
+func payload(name string, args []string, isHex bool) ([]byte, error) {
 	switch len(args) {
 	case 0:
 		return nil, nil
 	case 1:
 	default:
-		return nil, usagef("want at most one PAYLOAD argument, got %d (quote it)", len(args))
+		return nil, usagef("want at most one %s argument, got %d (quote it)", name, len(args))
 	}
 	if !isHex {
 		return []byte(args[0]), nil
 	}
 	b, err := hex.DecodeString(strings.ReplaceAll(args[0], " ", ""))
 	if err != nil {
-		return nil, usagef("PAYLOAD is not hex: %v", err)
+		return nil, usagef("%s is not hex: %v", name, err)
 	}
 	return b, nil
 }

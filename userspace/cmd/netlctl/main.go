@@ -4,10 +4,17 @@
 //	netlctl seed [-port 100] [-type raw|dgram] [-count N] [-timeout 10s] [MESSAGE]
 //	netlctl send -type T [-flags F] [-ack] [-port P] [-timeout D] [PAYLOAD]
 //	netlctl listen [-port P] [-group G ...] [-count N] [-timeout D]
+//	netlctl echo [-count N] [-interval MS|param] [-hex] [-timeout D] [DATA]
+//	netlctl broadcast -group G [-hex] [-timeout D] [DATA]
+//	netlctl notify [-port P] [-delay MS] [-wait] [-hex] [-timeout D] [DATA]
+//	netlctl dump -parts N [-timeout D]
+//	netlctl stats [-timeout D]
 //
 // "netlctl seed" does what the seed's user program does: it binds port 100,
 // sends "Hello you!" in a type-0 message of NLMSG_SPACE(1024) bytes, and
-// prints "Received message: <payload>" for each reply.
+// prints "Received message: <payload>" for each reply. echo, broadcast,
+// notify, dump and stats send the module's typed requests (netl_proto.h),
+// one each; send sends any message, listen prints what arrives.
 //
 // Errors go to standard error, prefixed "netlctl: ". The exit status is 2
 // for a usage error, 1 for any other error.
@@ -27,10 +34,15 @@ const usage = `usage: netlctl <command> [flags] [arguments]
 netlctl talks to netl.ko over netlink protocol 25 (NETLINK_TEST).
 
 commands:
-  seed     do what the seed's user program does: send MESSAGE ("Hello you!")
-           in a type-0 request and print "Received message: ..." per reply
-  send     send one message and print its replies
-  listen   print the messages that reach a port or multicast groups
+  seed       do what the seed's user program does: send MESSAGE ("Hello you!")
+             in a type-0 request and print "Received message: ..." per reply
+  send       send one message and print its replies
+  listen     print the messages that reach a port or multicast groups
+  echo       have the module send DATA back -count times, -interval ms apart
+  broadcast  have the module send DATA to multicast group -group (CAP_NET_ADMIN)
+  notify     have the module send DATA to a port after -delay ms
+  dump       ask for a multipart dump of -parts parts, ending in NLMSG_DONE
+  stats      print the module's counters, "name value" per line
 
 Run "netlctl <command> -h" for the flags of a command.
 `
@@ -43,9 +55,14 @@ type command struct {
 }
 
 var commands = map[string]func(stdout, stderr io.Writer) *command{
-	"seed":   seedCommand,
-	"send":   sendCommand,
-	"listen": listenCommand,
+	"seed":      seedCommand,
+	"send":      sendCommand,
+	"listen":    listenCommand,
+	"echo":      echoCommand,
+	"broadcast": broadcastCommand,
+	"notify":    notifyCommand,
+	"dump":      dumpCommand,
+	"stats":     statsCommand,
 }
 
 func main() {

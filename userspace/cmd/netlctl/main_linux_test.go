@@ -158,3 +158,57 @@ func TestListenGroups(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "netlctl: joining group 65535: ")
 }
+
+// TestTypedCommandsAgainstModule runs echo, broadcast, notify, dump and
+// stats against netl.ko where it is loaded, and checks that each says the
+// module is missing where it is not.
+func TestTypedCommandsAgainstModule(t *testing.T) {
+	commands := [][]string{
+		{"echo", "-count", "2", "-interval", "0", "twice"},
+		{"broadcast", "-group", "64", "to nobody"},
+		{"notify", "-delay", "10", "-wait", "soon"},
+		{"dump", "-parts", "3"},
+		{"stats"},
+	}
+	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{NoBind: true})
+	if err != nil {
+		require.ErrorIs(t, err, unix.EPROTONOSUPPORT)
+		for _, args := range commands {
+			code, stdout, stderr := runCommand(args...)
+			assert.Equal(t, 1, code, "netlctl %s", strings.Join(args, " "))
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, "(is netl.ko loaded?)", "netlctl %s", strings.Join(args, " "))
+		}
+		return
+	}
+	c.Close()
+
+	code, stdout, stderr := runCommand(commands[0]...)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Regexp(t, `^(type=0x10 flags=0 seq=1 pid=0 len=29 count=2 interval_ms=0 data="twice"\n){2}$`, stdout)
+
+	code, stdout, stderr = runCommand(commands[1]...)
+	if unix.Geteuid() == 0 {
+		assert.Equal(t, 0, code, "stderr: %s", stderr)
+	} else {
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "netlctl: broadcast to group 64: netlink receive: "+unix.EPERM.Error())
+	}
+	assert.Empty(t, stdout)
+
+	code, stdout, stderr = runCommand(commands[2]...)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Regexp(t, `^after=\d+ms type=0x12 flags=0 seq=0 pid=0 len=20 data="soon"\n$`, stdout)
+
+	code, stdout, stderr = runCommand(commands[3]...)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Equal(t, "index=0 total=3\nindex=1 total=3\nindex=2 total=3\n", stdout)
+
+	code, stdout, stderr = runCommand(commands[4]...)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Regexp(t, `^rx_msgs [1-9]\d*\nrx_bytes \d+\nrx_malformed \d+\ntx_msgs \d+\ntx_drops \d+\nbroadcasts \d+\nnotifies [1-9]\d*\ndumps [1-9]\d*\n$`, stdout)
+
+	code, _, stderr = runCommand("echo", "-count", "101")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "netlctl: echo: netlink receive: "+unix.EINVAL.Error()+"\n", stderr)
+}

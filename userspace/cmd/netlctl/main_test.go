@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netl-dev/netl/userspace/netlink"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -38,6 +39,18 @@ func TestUsageErrors(t *testing.T) {
 		{name: "send bad hex", args: []string{"send", "-type", "echo", "-hex", "zz"}, wantCode: 2, wantStderr: "netlctl: send: PAYLOAD is not hex"},
 		{name: "listen group 0", args: []string{"listen", "-group", "0"}, wantCode: 2, wantStderr: "want a group number, 1 or more"},
 		{name: "listen arguments", args: []string{"listen", "x"}, wantCode: 2, wantStderr: "netlctl: listen: unexpected arguments"},
+		{name: "echo help", args: []string{"echo", "-h"}, wantCode: 0, wantStderr: "usage: netlctl echo [-count N] [-interval MS|param]"},
+		{name: "echo bad interval", args: []string{"echo", "-interval", "soon"}, wantCode: 2, wantStderr: `invalid value "soon" for flag -interval: want milliseconds or param`},
+		{name: "echo bad count", args: []string{"echo", "-count", "-1"}, wantCode: 2, wantStderr: `invalid value "-1" for flag -count`},
+		{name: "echo two arguments", args: []string{"echo", "a", "b"}, wantCode: 2, wantStderr: "netlctl: echo: want at most one DATA argument, got 2"},
+		{name: "echo bad hex", args: []string{"echo", "-hex", "0g"}, wantCode: 2, wantStderr: "netlctl: echo: DATA is not hex"},
+		{name: "broadcast without group", args: []string{"broadcast", "x"}, wantCode: 2, wantStderr: "netlctl: broadcast: -group is required"},
+		{name: "broadcast bad group", args: []string{"broadcast", "-group", "x"}, wantCode: 2, wantStderr: `invalid value "x" for flag -group`},
+		{name: "notify wait for another port", args: []string{"notify", "-port", "5", "-wait"}, wantCode: 2, wantStderr: "netlctl: notify: -wait needs the notification sent to netlctl's own port"},
+		{name: "notify negative timeout", args: []string{"notify", "-timeout", "-1s"}, wantCode: 2, wantStderr: "netlctl: notify: -timeout -1s is negative"},
+		{name: "dump without parts", args: []string{"dump"}, wantCode: 2, wantStderr: "netlctl: dump: -parts is required"},
+		{name: "dump arguments", args: []string{"dump", "-parts", "3", "x"}, wantCode: 2, wantStderr: "netlctl: dump: unexpected arguments"},
+		{name: "stats arguments", args: []string{"stats", "x"}, wantCode: 2, wantStderr: "netlctl: stats: unexpected arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,4 +89,40 @@ func TestFlagValues(t *testing.T) {
 		}
 	}
 	assert.True(t, strings.HasPrefix(usage, "usage: netlctl"))
+
+	for _, tt := range []struct {
+		in     string
+		want   uint32
+		String string
+	}{
+		{"param", netlink.EchoParamInterval, "param"},
+		{"0", 0, "0"},
+		{"250", 250, "250"},
+		{"0x10", 16, "16"},
+		{"4294967295", netlink.EchoParamInterval, "param"},
+	} {
+		var v intervalValue
+		if assert.NoError(t, v.Set(tt.in), "-interval %q", tt.in) {
+			assert.Equal(t, tt.want, uint32(v), "-interval %q\n- want: %d\n-  got: %d", tt.in, tt.want, uint32(v))
+			assert.Equal(t, tt.String, v.String(), "-interval %q printed\n- want: %s\n-  got: %s", tt.in, tt.String, v.String())
+		}
+	}
+}
+
+// Every command is listed in the usage text and documented in main.go's
+// synopsis.
+func TestUsageListsCommands(t *testing.T) {
+	for name := range commands {
+		assert.Regexp(t, "(?m)^  "+name+" ", usage, "command %s in the usage text", name)
+		code, _, stderr := runCommand(name, "-h")
+		assert.Equal(t, 0, code, "%s -h", name)
+		assert.Contains(t, stderr, "usage: netlctl "+name+" ", "%s -h", name)
+	}
+}
+
+func TestPrintStats(t *testing.T) {
+	var b bytes.Buffer
+	printStats(&b, netlink.Stats{RxMsgs: 1, RxBytes: 2, RxMalformed: 3, TxMsgs: 4, TxDrops: 5, Broadcasts: 6, Notifies: 7, Dumps: 1 << 40})
+	want := "rx_msgs 1\nrx_bytes 2\nrx_malformed 3\ntx_msgs 4\ntx_drops 5\nbroadcasts 6\nnotifies 7\ndumps 1099511627776\n"
+	assert.Equal(t, want, b.String(), "- want: %q\n-  got: %q", want, b.String())
 }

@@ -42,7 +42,7 @@ NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
 		if err := checkTimeout(*timeout); err != nil {
 			return err
 		}
-		data, err := payload(args, *isHex)
+		data, err := payload("PAYLOAD", args, *isHex)
 		if err != nil {
 			return err
 		}

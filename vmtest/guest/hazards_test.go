@@ -1,0 +1,216 @@
+//go:build netlguest
+
+package guest
+
+import (
+	"errors"
+	"math/rand"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hugelgupf/vmtest/guest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+)
+
+// Port 0 in every place it can appear: the header's nlmsg_pid, the bind
+// address, and a header naming another live socket. The module answers the
+// true sender every time and the guest stays healthy.
+func TestPortZeroHazards(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	t.Run("nlmsg_pid 0", func(t *testing.T) {
+		c := dial(t, &netlink.Config{PID: 900})
+		replies, err := c.Echo(netlink.EchoRequest{Count: 2, Data: []byte("pid zero")}) // Echo leaves PID 0
+		require.NoError(t, err)
+		require.Len(t, replies, 2)
+		assertHealthy(t)
+	})
+	t.Run("bind nl_pid 0", func(t *testing.T) {
+		c := dial(t, &netlink.Config{PID: 0})
+		port, err := c.PID()
+		require.NoError(t, err)
+		require.NotZero(t, port, "the kernel assigned a port")
+		// The first autobound socket of a process gets its tgid when that
+		// port is free; later ones get negative (high-bit) ids.
+		t.Logf("autobind assigned port %d (%#x) to process %d", port, port, os.Getpid())
+		require.NoError(t, c.Send(netlink.SeedRequest(0, "Hello you!")))
+		_, from, err := c.ReceiveFrom()
+		require.NoError(t, err)
+		require.Zero(t, from)
+	})
+	t.Run("spoofed nlmsg_pid", func(t *testing.T) {
+		liar := dial(t, &netlink.Config{PID: 910})
+		victim := dial(t, &netlink.Config{PID: 911})
+		m := netlink.SeedRequest(911, "Hello you!")
+		require.NoError(t, liar.Send(m))
+		_, err := liar.Receive()
+		require.NoError(t, err, "the true sender gets the reply")
+		require.NoError(t, victim.SetReceiveTimeout(200*time.Millisecond))
+		_, err = victim.Receive()
+		require.ErrorIs(t, err, unix.EAGAIN, "the spoofed port gets nothing")
+		assertHealthy(t)
+	})
+}
+
+// A reader that does not read, a flood of replies: the overrun is reported
+// to the reader and counted by the module, not swallowed.
+func TestReceiveBufferOverrun(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	c := dial(t, &netlink.Config{})
+	require.NoError(t, c.SetReceiveBuffer(4096)) // the kernel doubles it and keeps a floor
+	before := stats(t)
+	// Each reply carries 1 KiB: 100 of them cannot fit.
+	_, err := c.Request(netlink.Message{
+		Header: netlink.Header{Type: netlink.TypeEcho, Flags: netlink.Request},
+		Data:   mustMarshal(t, netlink.EchoRequest{Count: 100, IntervalMS: 0, Data: make([]byte, 1024)}),
+	})
+	// Whatever Request read first, the overrun must surface on this socket.
+	for i := 0; err == nil && i < 200; i++ {
+		_, err = c.Receive()
+	}
+	require.Error(t, err)
+	assert.ErrorIs(t, err, netlink.ErrOverrun)
+	assert.ErrorIs(t, err, unix.ENOBUFS)
+	after := stats(t)
+	assert.Greater(t, after.TxDrops, before.TxDrops, "the module counted the replies it could not queue")
+}
+
+// Sockets hold a reference on the module: rmmod fails while one is open and
+// succeeds once they close; a reloaded module answers again.
+func TestUnloadWithOpenSockets(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	reloadModule(t, "")
+	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{})
+	require.NoError(t, err)
+	err = unloadModule(t)
+	assert.Error(t, err, "rmmod with a socket open")
+	assert.True(t, errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EBUSY), "rmmod error %v", err)
+	require.True(t, moduleLoaded(t))
+	require.NoError(t, c.Close())
+	require.NoError(t, unloadModule(t), "rmmod once the socket closed")
+	require.NoError(t, loadModule(t, ""))
+	assertHealthy(t)
+}
+
+// Every malformed shape, then random bytes: error acks where a header is
+// readable, never a crash, and the module answers afterwards.
+func TestMalformedInput(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	c := dial(t, &netlink.Config{})
+	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
+	hdr := func(length uint32, typ netlink.HeaderType, flags netlink.HeaderFlags, payload []byte) []byte {
+		b, err := netlink.Message{Header: netlink.Header{Length: 16 + uint32(len(payload)), Type: typ, Flags: flags, Sequence: 77}, Data: payload}.MarshalBinary()
+		require.NoError(t, err)
+		binaryPutLength(b, length)
+		return b
+	}
+	req := netlink.Request | netlink.Acknowledge
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+		errno unix.Errno // 0: no answer expected
+	}{
+		{"short header", []byte{1, 2, 3, 4, 5, 6, 7}, 0},
+		{"nlmsg_len under 16", hdr(8, netlink.TypeEcho, req, nil), 0},
+		{"nlmsg_len past the buffer", hdr(4096, netlink.TypeEcho, req, []byte("x")), 0},
+		{"echo payload too short", hdr(16+4, netlink.TypeEcho, req, []byte{1, 0, 0, 0}), unix.EINVAL},
+		{"broadcast payload too short", hdr(16+2, netlink.TypeBroadcast, req, []byte{1, 0}), unix.EINVAL},
+		{"notify payload too short", hdr(16+4, netlink.TypeNotify, req, []byte{0, 0, 0, 0}), unix.EINVAL},
+		{"dump without NLM_F_DUMP", hdr(16+4, netlink.TypeDump, req, []byte{1, 0, 0, 0}), unix.EINVAL},
+		{"echo count over 100", hdr(16+8, netlink.TypeEcho, req, []byte{101, 0, 0, 0, 0, 0, 0, 0}), unix.EINVAL},
+		{"unknown type", hdr(16, netlink.MinType+0x30, req, nil), unix.EOPNOTSUPP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, c.SendRaw(tc.bytes, 0))
+			_, err := c.Receive()
+			if tc.errno == 0 {
+				// A socket may get nothing back, or an error ack; never a crash.
+				if err != nil && !errors.Is(err, unix.EAGAIN) {
+					var errno unix.Errno
+					require.ErrorAs(t, err, &errno, "only an errno may come back")
+				}
+				return
+			}
+			require.ErrorIs(t, err, tc.errno)
+		})
+	}
+	// An empty datagram: the kernel refuses it before any module sees it
+	// (net/netlink/af_netlink.c, "Zero length message leads to an empty
+	// skb", since 5.x stable; older kernels deliver it).
+	if err := c.SendRaw(nil, 0); err != nil {
+		require.ErrorIs(t, err, unix.ENODATA, "an empty datagram")
+	}
+	// A bounded random-bytes loop with a fixed seed, so a failure replays.
+	rng := rand.New(rand.NewSource(25))
+	drain := dial(t, &netlink.Config{})
+	require.NoError(t, drain.SetReceiveTimeout(time.Millisecond))
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, 1+rng.Intn(96))
+		rng.Read(b)
+		if len(b) >= 16 && rng.Intn(2) == 0 {
+			binaryPutLength(b, uint32(rng.Intn(len(b)+1)))
+		}
+		require.NoError(t, drain.SendRaw(b, 0), "random message %d", i)
+		for {
+			if _, err := drain.Receive(); err != nil {
+				break
+			}
+		}
+	}
+	st := stats(t)
+	assert.NotZero(t, st.RxMalformed, "malformed messages counted")
+	assertHealthy(t)
+}
+
+// Privileged operations need CAP_NET_ADMIN: an unprivileged netlctl gets
+// EPERM for a broadcast and for a notification to another port.
+func TestPrivilegedOperations(t *testing.T) {
+	guest.SkipIfNotInVM(t)
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	for _, args := range [][]string{
+		{"broadcast", "-group", "1", "hello"},
+		{"notify", "-port", "1", "-delay", "1", "hello"},
+	} {
+		cmd := exec.Command("netlctl", args...)
+		cmd.SysProcAttr = nobody
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err, "netlctl %s as nobody:\n%s", strings.Join(args, " "), out)
+		assert.Contains(t, strings.ToLower(string(out)), "operation not permitted", "netlctl %s as nobody", strings.Join(args, " "))
+	}
+	// Root may do both.
+	c := dial(t, &netlink.Config{})
+	require.NoError(t, c.Broadcast(1, []byte("root may")))
+	require.NoError(t, c.Notify(netlink.NotifyRequest{PortID: 1, DelayMS: 0, Data: []byte("root may")}))
+}
+
+func stats(t *testing.T) netlink.Stats {
+	t.Helper()
+	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+	st, err := c.Stats()
+	require.NoError(t, err)
+	return st
+}
+
+func mustMarshal(t *testing.T, m interface{ MarshalBinary() ([]byte, error) }) []byte {
+	t.Helper()
+	b, err := m.MarshalBinary()
+	require.NoError(t, err)
+	return b
+}
+
+// binaryPutLength overwrites nlmsg_len, the first field of the header.
+func binaryPutLength(b []byte, n uint32) {
+	if len(b) >= 4 {
+		copy(b, le32(n))
+	}
+}
