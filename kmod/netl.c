@@ -499,19 +499,21 @@ struct netl_dump_ctx {
 
 /*
  * Runs once, from netlink_dump_start(), before the first part is sent;
- * cb->nlh is the request, whose payload length netl_dump_req() checked.
+ * cb->nlh is the request, whose payload netl_dump_req() checked.
  */
 static int netl_dump_start(struct netlink_callback *cb)
 {
 	const struct netl_dump_req *req = nlmsg_data(cb->nlh);
 	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
 
-	NL_ASSERT_DUMP_CTX_FITS(struct netl_dump_ctx);
+	/*
+	 * Open-coded: the kernel's helper for this check has changed names
+	 * (NL_ASSERT_DUMP_CTX_FITS in 6.12, NL_ASSERT_CTX_FITS in 7.2, none
+	 * in 6.1), while cb->ctx[48] is the same on every pinned series.
+	 */
+	BUILD_BUG_ON(sizeof(struct netl_dump_ctx) >
+		     sizeof_field(struct netlink_callback, ctx));
 
-	if (req->parts > NETL_DUMP_PARTS_MAX) {
-		NL_SET_ERR_MSG_MOD(cb->extack, "dump parts above 1000");
-		return -EINVAL;
-	}
 	ctx->parts = req->parts;
 	ctx->next = 0;
 	atomic64_inc(&netl_counters.dumps);
@@ -550,16 +552,25 @@ static int netl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 static int netl_dump_req(struct sk_buff *skb, const struct nlmsghdr *nlh,
 			 struct netlink_ext_ack *extack)
 {
+	/*
+	 * Everything is checked here, where extack is at hand: the dump
+	 * control's own .extack field exists in 6.12 but not in 5.10 or 6.1.
+	 */
 	struct netlink_dump_control c = {
 		.start = netl_dump_start,
 		.dump = netl_dump,
-		.extack = extack,
 	};
+	const struct netl_dump_req *req;
 
-	if (!netl_payload(nlh, sizeof(struct netl_dump_req), extack))
+	req = netl_payload(nlh, sizeof(*req), extack);
+	if (!req)
 		return -EINVAL;
 	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) {
 		NL_SET_ERR_MSG_MOD(extack, "dump request without NLM_F_DUMP");
+		return -EINVAL;
+	}
+	if (req->parts > NETL_DUMP_PARTS_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "dump parts above 1000");
 		return -EINVAL;
 	}
 
