@@ -23,7 +23,9 @@ import (
 )
 
 // busybox commands: u-root's init, netl's uinit, and what an interactive
-// `netlvm shell` user reaches for.
+// `netlvm shell` user reaches for. Each u-root command is also a `tool` in
+// go.mod: nothing in netl imports them, and without that `go mod tidy`
+// would drop the dependencies the busybox build needs.
 var busybox = []string{
 	"github.com/u-root/u-root/cmds/core/init",
 	"github.com/u-root/u-root/cmds/core/gosh",

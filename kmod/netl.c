@@ -46,6 +46,7 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
+#include "netl_compat.h"
 #include "netl_proto.h"
 
 /* The module parameters span what an echo request may ask for. */

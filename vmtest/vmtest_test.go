@@ -18,6 +18,7 @@ import (
 
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/vmtest/guest"
 )
 
 // guestPackage holds the tests that run inside the VM. Its test files carry
@@ -47,7 +48,7 @@ func TestGuest(t *testing.T) {
 	res, err := s.Run(ctx, harness.Run{
 		Program:    bin,
 		Args:       args,
-		Env:        []string{"NETL_MODULE=/netl/netl.ko"},
+		Env:        []string{"NETL_MODULE=/netl/netl.ko", guest.MaxSeriesEnv + "=" + newestSeries(t)},
 		Stdout:     "guest.out",
 		Share:      share,
 		ConsoleLog: logPath,
@@ -129,6 +130,15 @@ func reportBenchmarks(t *testing.T, out string) {
 	}
 	t.Logf("guest benchmarks:\n%s", b.String())
 	fmt.Fprintf(progressWriter(), "netl: guest benchmarks:\n%s\n", b.String())
+}
+
+// newestSeries is the newest pinned series: a guest test gated above it
+// fails (guest.SkipOnOldKernel).
+func newestSeries(t *testing.T) string {
+	pins, err := kernel.Pins()
+	require.NoError(t, err)
+	s := kernel.Series(pins)
+	return s[len(s)-1]
 }
 
 // prepare builds or finds the kernel, module and initramfs. Without QEMU

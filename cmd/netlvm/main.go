@@ -33,6 +33,7 @@ usage:
   netlvm kernel list                    pinned series, versions, build state, bzImage paths
   netlvm kernel build [SERIES|all]      build (or find in the cache) pinned kernels
   netlvm kernel pin SERIES              show the versions Debian serves; -write moves the pin
+  netlvm kernel path [SERIES|all]       the cache directory of each series' build tree
   netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
                                         file: static binary or script), exit with its status
   netlvm shell [flags]                  interactive guest shell with the module loaded
@@ -91,7 +92,7 @@ func (u usageError) Error() string { return string(u) + " (netlvm help)" }
 
 func kernelCmd(args []string) error {
 	if len(args) == 0 {
-		return usageError("kernel: want list, build or pin")
+		return usageError("kernel: want list, build, path or pin")
 	}
 	fs := flag.NewFlagSet("kernel "+args[0], flag.ContinueOnError)
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
@@ -132,6 +133,16 @@ func kernelCmd(args []string) error {
 				return err
 			}
 			fmt.Printf("%s %s %s\n", s, k.Release, k.BzImage())
+		}
+		return nil
+	case "path":
+		// The build tree of each series: CI caches it, checkpatch runs from it.
+		for _, s := range series {
+			k, err := kernel.Plan(kernel.Options{Series: s, Source: *src})
+			if err != nil {
+				return err
+			}
+			fmt.Println(k.Dir)
 		}
 		return nil
 	case "pin":

@@ -162,14 +162,23 @@ func runSeries(root, series, run, logPath string) *seriesResult {
 	return r
 }
 
-// firstReason picks the line that says why a test failed or skipped.
+// firstReason picks the lines that say why a test failed or skipped:
+// testify's "Error:" line and, when that only says an error came, the next.
 func firstReason(out string) string {
-	for _, l := range strings.Split(out, "\n") {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
 		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "---") || strings.HasPrefix(l, "===") {
+			continue
+		}
 		for _, key := range []string{"Error:", "skipped", "SKIP", "panic:"} {
-			if strings.Contains(l, key) && !strings.HasPrefix(l, "---") && !strings.HasPrefix(l, "===") {
-				return l
+			if !strings.Contains(l, key) {
+				continue
 			}
+			if strings.HasSuffix(l, ":") && i+1 < len(lines) {
+				l += " " + strings.TrimSpace(lines[i+1])
+			}
+			return strings.Join(strings.Fields(l), " ")
 		}
 	}
 	return ""
