@@ -109,14 +109,30 @@ func TestClaimC3BlockingSendmsg(t *testing.T) {
 	}()
 	tid := <-tids
 	// While the sender sleeps in the module, its thread is in D state and
-	// this thread of the same process keeps working.
-	time.Sleep(time.Duration(interval) * time.Millisecond)
-	state := threadState(t, tid)
-	other, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{})
-	require.NoError(t, err, "another thread opens a socket meanwhile")
-	other.Close()
-	r := <-done
+	// this thread of the same process keeps working. Poll the state: a
+	// loaded host may take a while to get the sender into sendmsg at all.
+	var r result
+	state, otherRan := "", false
+	for waiting := true; waiting; {
+		select {
+		case r = <-done:
+			waiting = false
+		case <-time.After(20 * time.Millisecond):
+			if st := threadState(t, tid); st == "D" {
+				state = st
+			} else if state == "" {
+				state = st
+			}
+			if !otherRan {
+				other, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{})
+				require.NoError(t, err, "another thread opens a socket meanwhile")
+				other.Close()
+				otherRan = true
+			}
+		}
+	}
 	require.NoError(t, r.err)
+	require.True(t, otherRan, "another thread ran while sendmsg blocked")
 
 	assert.Equal(t, "D", state, "the sender's state during sendmsg")
 	minimum := time.Duration((n-1)*interval) * time.Millisecond
