@@ -71,6 +71,7 @@ tool (
 	github.com/u-root/u-root/cmds/core/insmod
 	github.com/u-root/u-root/cmds/core/ls
 	github.com/u-root/u-root/cmds/core/lsmod
+	github.com/u-root/u-root/cmds/core/mount
 	github.com/u-root/u-root/cmds/core/ps
 	github.com/u-root/u-root/cmds/core/rmmod
 	github.com/u-root/u-root/cmds/core/shutdown

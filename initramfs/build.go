@@ -35,6 +35,7 @@ var busybox = []string{
 	"github.com/u-root/u-root/cmds/core/insmod",
 	"github.com/u-root/u-root/cmds/core/ls",
 	"github.com/u-root/u-root/cmds/core/lsmod",
+	"github.com/u-root/u-root/cmds/core/mount",
 	"github.com/u-root/u-root/cmds/core/ps",
 	"github.com/u-root/u-root/cmds/core/rmmod",
 	"github.com/u-root/u-root/cmds/core/shutdown",

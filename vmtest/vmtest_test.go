@@ -18,6 +18,7 @@ import (
 
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/splat"
 	"github.com/netl-dev/netl/vmtest/guest"
 )
 
@@ -34,7 +35,11 @@ func TestGuest(t *testing.T) {
 	share := t.TempDir()
 	bin := buildGuestTests(t, s.Root)
 
-	logPath := filepath.Join(s.Cache, "logs", fmt.Sprintf("vmtest-%s.console.log", s.Kernel.Series))
+	flavour := s.Kernel.Series
+	if s.Kernel.Debug {
+		flavour += "-debug"
+	}
+	logPath := filepath.Join(s.Cache, "logs", fmt.Sprintf("vmtest-%s.console.log", flavour))
 	require.NoError(t, os.MkdirAll(filepath.Dir(logPath), 0o755))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -57,13 +62,19 @@ func TestGuest(t *testing.T) {
 		t.Logf("kernel %s (%s), accelerator %s (%s), console log %s", s.Kernel.Series, s.Kernel.Release, res.Accel, res.AccelReason, logPath)
 		defer fmt.Fprintf(progressWriter(), "netl: phases: %s\n", s.Phases)
 	}
+	reports := scanConsole(t, logPath)
+	if err != nil {
+		for _, r := range reports {
+			t.Errorf("%s", r)
+		}
+	}
 	require.NoError(t, err, "the guest did not report back")
 	require.NotNil(t, res.Status)
 	require.Empty(t, res.Status.Error, "guest init failed at stage %s; console tail:\n%s", res.Status.Stage, strings.Join(res.Tail, "\n"))
 
 	out, err := os.ReadFile(filepath.Join(share, "guest.out"))
 	require.NoError(t, err, "the guest test binary wrote no output")
-	tests := replay(t, out)
+	tests := replay(t, out, reports)
 	if os.Getenv("NETL_BENCH") == "" {
 		require.NotEmpty(t, tests, "the guest ran no tests; output:\n%s\nconsole tail:\n%s", out, strings.Join(res.Tail, "\n"))
 	}
@@ -155,6 +166,7 @@ func prepare(t *testing.T, opts harness.Options) *harness.Session {
 	if opts.KernelSrc == "" {
 		opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
 	}
+	opts.Debug = opts.Debug || os.Getenv("NETL_DEBUG") != ""
 	opts.Progress = progressWriter()
 	s, err := harness.Prepare(opts)
 	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
@@ -199,9 +211,25 @@ type guestTest struct {
 	output strings.Builder
 }
 
+// knownReports are kernel reports that do not fail a run, each with its
+// reason. Empty: every report fails the test it happened in.
+var knownReports []splat.Allow
+
+// scanConsole finds the kernel's reports in the console log.
+func scanConsole(t *testing.T, logPath string) []splat.Report {
+	t.Helper()
+	console, err := os.ReadFile(logPath)
+	require.NoError(t, err, "the console log")
+	reports, err := splat.Scan(string(console), splat.Patterns, knownReports)
+	require.NoError(t, err)
+	return reports
+}
+
 // replay turns the guest's test2json stream into host subtests, each with
-// the guest test's output, result and reason.
-func replay(t *testing.T, raw []byte) []*guestTest {
+// the guest test's output, result and reason, and fails a test during which
+// the kernel reported a bug, with the report. Reports outside any test fail
+// the parent.
+func replay(t *testing.T, raw []byte, reports []splat.Report) []*guestTest {
 	t.Helper()
 	cmd := exec.Command("go", "tool", "test2json", "-t")
 	cmd.Stdin = bytes.NewReader(raw)
@@ -233,8 +261,20 @@ func replay(t *testing.T, raw []byte) []*guestTest {
 			}
 		}
 	}
+	byTest := make(map[string][]splat.Report)
+	for _, r := range reports {
+		top, _, _ := strings.Cut(r.Test, "/")
+		if byName[top] == nil {
+			t.Errorf("%s", r) // outside any test, or in one that never reported
+			continue
+		}
+		byTest[top] = append(byTest[top], r)
+	}
 	for _, g := range order {
 		t.Run(g.name, func(t *testing.T) {
+			for _, r := range byTest[g.name] {
+				t.Errorf("%s", r)
+			}
 			out := strings.TrimRight(g.output.String(), "\n")
 			switch g.action {
 			case "pass":

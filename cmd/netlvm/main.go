@@ -19,11 +19,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/splat"
 	"github.com/netl-dev/netl/internal/vm"
 )
 
@@ -43,9 +46,13 @@ usage:
 run and shell flags:
   -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + `)
   -kernel-src PATH     build a kernel source tree or tarball instead of the pin
-  -module M            netl (default: built from kmod/), none, or PATH.ko
+  -module M            netl (default: built from kmod/), seed (the article's module, kmod/seed),
+                       none, PATH.ko, or a directory with a Kbuild (built against the kernel)
+  -append "w .."       extra kernel command-line words (e.g. sysctl.kernel.hung_task_timeout_secs=5)
+  -console FILE        keep the whole console log there (default: the cache's logs/)
   -modparams "k=v .."  module parameters
   -timeout D           bound on the whole guest run (default ` + "5m" + `)
+  -debug               the debug flavour of the kernel (KASAN, lockdep, kmemleak, hung-task, fault injection)
   -v                   show the kernel's boot messages (always kept in the console log)
 
 environment: NETL_CACHE (cache directory), NETL_ACCEL (kvm|tcg, skips the probe)
@@ -97,6 +104,7 @@ func kernelCmd(args []string) error {
 	fs := flag.NewFlagSet("kernel "+args[0], flag.ContinueOnError)
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
 	write := fs.Bool("write", false, "pin: move the pin to the newest served version")
+	debug := fs.Bool("debug", false, "the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
@@ -112,7 +120,7 @@ func kernelCmd(args []string) error {
 	case "list":
 		fmt.Printf("%-7s %-14s %-6s %s\n", "SERIES", "VERSION", "BUILT", "BZIMAGE")
 		for _, s := range series {
-			k, err := kernel.Plan(kernel.Options{Series: s})
+			k, err := kernel.Plan(kernel.Options{Series: s, Debug: *debug})
 			if err != nil {
 				return err
 			}
@@ -128,7 +136,7 @@ func kernelCmd(args []string) error {
 			return err
 		}
 		for _, s := range series {
-			k, err := kernel.Ensure(kernel.Options{Series: s, Source: *src, Progress: os.Stderr})
+			k, err := kernel.Ensure(kernel.Options{Series: s, Source: *src, Debug: *debug, Progress: os.Stderr})
 			if err != nil {
 				return err
 			}
@@ -138,7 +146,7 @@ func kernelCmd(args []string) error {
 	case "path":
 		// The build tree of each series: CI caches it, checkpatch runs from it.
 		for _, s := range series {
-			k, err := kernel.Plan(kernel.Options{Series: s, Source: *src})
+			k, err := kernel.Plan(kernel.Options{Series: s, Source: *src, Debug: *debug})
 			if err != nil {
 				return err
 			}
@@ -162,10 +170,13 @@ func runCmd(args []string, shell bool) (int, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned kernel series")
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
-	module := fs.String("module", "netl", "netl, none, or PATH.ko")
+	module := fs.String("module", "netl", "netl, seed, none, PATH.ko, or a directory with a Kbuild")
+	appendArgs := fs.String("append", "", "extra kernel command-line words")
+	console := fs.String("console", "", "write the whole console log here (default: the cache's logs/)")
 	params := fs.String("modparams", "", `module parameters, "k=v k=v"`)
 	timeout := fs.Duration("timeout", vm.DefaultTimeout, "bound on the whole guest run")
 	verbose := fs.Bool("v", false, "show the kernel's boot messages too")
+	debug := fs.Bool("debug", false, "boot the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
@@ -188,14 +199,19 @@ func runCmd(args []string, shell bool) (int, error) {
 	if shell && *timeout == vm.DefaultTimeout {
 		*timeout = 24 * time.Hour
 	}
-	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Module: *module,
-		ModParams: *params, Timeout: *timeout, Progress: os.Stderr})
+	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Debug: *debug, Module: *module,
+		ModParams: *params, Timeout: *timeout, Append: strings.Fields(*appendArgs), Progress: os.Stderr})
 	if err != nil {
 		return 1, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := harness.Run{Console: &bootFilter{w: os.Stdout, pass: *verbose}}
+	consoleLog := *console
+	if consoleLog == "" {
+		consoleLog = filepath.Join(s.Cache, "logs", "run-"+time.Now().Format("20060102-150405")+".console.log")
+	}
+	_ = os.MkdirAll(filepath.Dir(consoleLog), 0o755)
+	r := harness.Run{Console: &bootFilter{w: os.Stdout, pass: *verbose}, ConsoleLog: consoleLog}
 	if shell {
 		r.Program, r.Guest, r.Interactive = "/bbin/gosh", true, true
 		restore, err := rawTerminal()
@@ -208,7 +224,21 @@ func runCmd(args []string, shell bool) (int, error) {
 	}
 	res, err := s.Run(ctx, r)
 	if res != nil {
-		fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\n", s.Kernel.Release, res.Accel, res.AccelReason, s.Phases)
+		fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\nnetl: console log %s\n",
+			s.Kernel.Release, res.Accel, res.AccelReason, s.Phases, consoleLog)
+	}
+	// A kernel report fails the run whatever the program's own status.
+	if console, rerr := os.ReadFile(consoleLog); rerr == nil {
+		reports, serr := splat.Scan(string(console), splat.Patterns, nil)
+		if serr != nil {
+			return 1, serr
+		}
+		for _, rep := range reports {
+			fmt.Fprintf(os.Stderr, "netl: %s\n", rep)
+		}
+		if len(reports) > 0 {
+			return 1, fmt.Errorf("the kernel reported %d problem(s); first: %s", len(reports), reports[0].Title)
+		}
 	}
 	if err != nil {
 		return 1, err

@@ -28,6 +28,7 @@ func testCmd(args []string) (int, error) {
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
 	jobs := fs.Int("j", runtime.NumCPU(), "series tested at once")
 	run := fs.String("run", "", "only guest tests matching this regexp (NETL_GUEST_RUN)")
+	debug := fs.Bool("debug", false, "the debug flavour of each kernel (NETL_DEBUG)")
 	logDir := fs.String("logs", "", "directory for each series' go test -json output (default: the cache's logs/)")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
@@ -65,7 +66,7 @@ func testCmd(args []string) (int, error) {
 	// Kernels first, one at a time: a build uses every core, and two at
 	// once only thrash. Then the suites, side by side.
 	for _, s := range list {
-		if _, err := kernel.Ensure(kernel.Options{Series: s, Progress: os.Stderr}); err != nil {
+		if _, err := kernel.Ensure(kernel.Options{Series: s, Debug: *debug, Progress: os.Stderr}); err != nil {
 			fmt.Fprintf(os.Stderr, "netlvm: kernel %s: %v\n", s, err)
 		}
 	}
@@ -81,7 +82,8 @@ func testCmd(args []string) (int, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := runSeries(root, s, *run, filepath.Join(*logDir, "test-"+s+".json"))
+			name := s + map[bool]string{true: "-debug"}[*debug]
+			r := runSeries(root, s, *run, *debug, filepath.Join(*logDir, "test-"+name+".json"))
 			mu.Lock()
 			results[s] = r
 			mu.Unlock()
@@ -124,13 +126,16 @@ func (r *seriesResult) summary() string {
 
 // runSeries runs go test -json on the VM suite for one series and keeps the
 // result of every test.
-func runSeries(root, series, run, logPath string) *seriesResult {
+func runSeries(root, series, run string, debug bool, logPath string) *seriesResult {
 	start := time.Now()
 	cmd := exec.Command("go", "test", "-json", "-count=1", "-timeout=30m", "./vmtest/...")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "NETL_KERNEL="+series)
 	if run != "" {
 		cmd.Env = append(cmd.Env, "NETL_GUEST_RUN="+run)
+	}
+	if debug {
+		cmd.Env = append(cmd.Env, "NETL_DEBUG=1")
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -68,6 +68,12 @@ func run() initramfs.Status {
 		st.Error = fmt.Sprintf("chmod /: %v", err)
 		return st
 	}
+	// u-root's init set the console log level to 5; every kernel message
+	// but debug goes to the console, where the host looks for reports.
+	if err := os.WriteFile("/proc/sys/kernel/printk", []byte("7"), 0o644); err != nil {
+		st.Error = fmt.Sprintf("console log level: %v", err)
+		return st
+	}
 	if err := loopbackUp(); err != nil {
 		st.Error = fmt.Sprintf("bringing up lo: %v", err)
 		return st

@@ -24,10 +24,14 @@ import (
 type Options struct {
 	Series    string // pinned series; kernel.DefaultSeries when empty
 	KernelSrc string // a kernel source tree or tarball instead of the pin
-	// Module is "netl" (built from kmod/), "none", or the path of a .ko.
+	Debug     bool   // the debug flavour (kernel-config/debug.config)
+	// Module is "netl" (built from kmod/), "seed" (kmod/seed), "none", the
+	// path of a .ko, or a directory with a Kbuild to build against the kernel.
 	Module    string
 	ModParams string
 	Timeout   time.Duration
+	// Append adds kernel command-line words (sysctl.kernel.x=y, ...).
+	Append []string
 	// Progress receives what the harness is doing (builds, accelerator).
 	Progress io.Writer
 }
@@ -70,16 +74,20 @@ func Prepare(opts Options) (*Session, error) {
 		return nil, err
 	}
 	// Bad input fails here, before minutes of building.
+	var modName string
 	switch m := opts.Module; {
-	case m == "none", m == "netl":
+	case m == "none", m == "netl", m == "seed":
 	case strings.HasSuffix(m, ".ko"):
 		if _, err := os.Stat(m); err != nil {
 			return nil, fmt.Errorf("module: %w", err)
 		}
 	default:
-		return nil, fmt.Errorf("module %q: want netl, none or the path of a .ko file", m)
+		var err error
+		if modName, err = kbuildModule(m); err != nil {
+			return nil, fmt.Errorf("module %q: want netl, seed, none, a .ko file or a directory with a Kbuild: %w", m, err)
+		}
 	}
-	kopts := kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Progress: opts.Progress}
+	kopts := kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug, Progress: opts.Progress}
 	if _, err := kernel.Plan(kopts); err != nil {
 		return nil, err
 	}
@@ -104,6 +112,14 @@ func Prepare(opts Options) (*Session, error) {
 	switch m := opts.Module; {
 	case m == "netl":
 		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod", "netl", opts.Progress); err != nil {
+			return nil, err
+		}
+	case m == "seed":
+		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod/seed", "netl_seed", opts.Progress); err != nil {
+			return nil, err
+		}
+	case modName != "":
+		if s.Module, err = kernel.BuildModule(s.Kernel, os.DirFS(m), ".", modName, opts.Progress); err != nil {
 			return nil, err
 		}
 	case m != "none":
@@ -193,6 +209,7 @@ func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
 		ConsoleLog:  log,
 		Console:     r.Console,
 		Interactive: r.Interactive,
+		Append:      s.Opts.Append,
 	})
 	if res != nil {
 		s.Phases.VM = res.Wall
@@ -205,6 +222,23 @@ func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// kbuildModule returns the module a directory's Kbuild builds: the one
+// "obj-m := NAME.o".
+func kbuildModule(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "Kbuild"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimRight(strings.TrimSpace(k), ":+") == "obj-m" {
+			if f := strings.Fields(v); len(f) == 1 && strings.HasSuffix(f[0], ".o") {
+				return strings.TrimSuffix(f[0], ".o"), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s/Kbuild has no single obj-m := NAME.o", dir)
+}
 
 // CheckModParams rejects module parameters that are not "key=value" words,
 // before a VM is booted to find out.

@@ -42,7 +42,7 @@ func TestPrepareRejectsBadInputEarly(t *testing.T) {
 	_, err = Prepare(Options{Series: "2.6"})
 	assert.ErrorContains(t, err, `unknown kernel series "2.6"`)
 	_, err = Prepare(Options{Module: "notamodule"})
-	assert.ErrorContains(t, err, "want netl, none or the path of a .ko file")
+	assert.ErrorContains(t, err, "want netl, seed, none, a .ko file or a directory with a Kbuild")
 	_, err = Prepare(Options{Module: filepath.Join(t.TempDir(), "missing.ko")})
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

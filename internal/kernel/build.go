@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	netl "github.com/netl-dev/netl"
 )
 
 // Options select a kernel.
@@ -22,6 +25,9 @@ type Options struct {
 	// Source, when set, replaces the pinned source: a kernel source tree
 	// (built out of tree, incrementally) or a tarball of one.
 	Source string
+	// Debug adds kernel-config/debug.config: KASAN, lockdep, kmemleak,
+	// hung-task and soft-lockup detectors, fault injection.
+	Debug bool
 	// Extra fragments merged after the series' own.
 	Extra []Fragment
 	// Progress receives human-readable progress lines; nil discards them.
@@ -34,6 +40,7 @@ type Kernel struct {
 	Version  string        `json:"version"` // Debian version, or "local"
 	Source   string        `json:"source"`  // package or path
 	Key      string        `json:"key"`
+	Debug    bool          `json:"debug"`
 	Release  string        `json:"release"` // uname -r of the built kernel
 	BuildFor time.Duration `json:"build_time"`
 	Dir      string        `json:"-"` // the build tree: make -C Dir M=... modules
@@ -60,14 +67,35 @@ func Plan(opts Options) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	frags, err := Fragments(p.Series, opts.Extra...)
+	frags, err := opts.fragments()
 	if err != nil {
 		return nil, err
 	}
 	key := cacheKey(fmt.Sprintf("%s %s %s", p.Package, p.Version, p.SHA256), frags)
-	name := fmt.Sprintf("%s-%s-%s", p.Series, p.Version, key)
-	return &Kernel{Series: p.Series, Version: p.Version, Source: p.Package, Key: key,
+	name := fmt.Sprintf("%s-%s%s-%s", p.Series, p.Version, flavour(opts.Debug), key)
+	return &Kernel{Series: p.Series, Version: p.Version, Source: p.Package, Key: key, Debug: opts.Debug,
 		Dir: filepath.Join(cache, "kernels", name)}, nil
+}
+
+// fragments are the series' fragments, the debug one when asked, then the
+// extra ones.
+func (opts Options) fragments() ([]Fragment, error) {
+	var extra []Fragment
+	if opts.Debug {
+		data, err := fs.ReadFile(netl.KernelConfig, "kernel-config/debug.config")
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, Fragment{Name: "kernel-config/debug.config", Data: data})
+	}
+	return Fragments(opts.Series, append(extra, opts.Extra...)...)
+}
+
+func flavour(debug bool) string {
+	if debug {
+		return "-debug"
+	}
+	return ""
 }
 
 func planLocal(cache string, opts Options) (*Kernel, error) {
@@ -83,13 +111,13 @@ func planLocal(cache string, opts Options) (*Kernel, error) {
 	if !st.IsDir() {
 		id = fmt.Sprintf("tarball:%s:%d:%d", abs, st.Size(), st.ModTime().UnixNano())
 	}
-	frags, err := Fragments(opts.Series, opts.Extra...)
+	frags, err := opts.fragments()
 	if err != nil {
 		return nil, err
 	}
 	key := cacheKey(id, frags)
-	return &Kernel{Series: opts.Series, Version: "local", Source: abs, Key: key,
-		Dir: filepath.Join(cache, "kernels", "local-"+key)}, nil
+	return &Kernel{Series: opts.Series, Version: "local", Source: abs, Key: key, Debug: opts.Debug,
+		Dir: filepath.Join(cache, "kernels", "local"+flavour(opts.Debug)+"-"+key)}, nil
 }
 
 // Built reports whether the planned kernel is complete in the cache.
@@ -234,7 +262,7 @@ func configureAndMake(cache string, k *Kernel, src, out string, opts Options, pr
 	if out != "" {
 		build = out
 	}
-	frags, err := Fragments(k.Series, opts.Extra...)
+	frags, err := opts.fragments()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hugelgupf/vmtest/guest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/netl-dev/netl/userspace/netlink"
@@ -19,7 +18,7 @@ import (
 
 // BenchmarkEchoRoundTrip: one ECHO request to netl.ko, one reply back.
 func BenchmarkEchoRoundTrip(b *testing.B) {
-	guest.SkipIfNotInVM(b)
+	begin(b)
 	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{})
 	require.NoError(b, err)
 	defer c.Close()
@@ -39,7 +38,7 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 // BenchmarkUDPLoopbackRoundTrip is the baseline: a 72-byte datagram to a UDP
 // echo server on 127.0.0.1 in the same VM and its answer back.
 func BenchmarkUDPLoopbackRoundTrip(b *testing.B) {
-	guest.SkipIfNotInVM(b)
+	begin(b)
 	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(b, err)
 	defer srv.Close()
@@ -72,7 +71,7 @@ func BenchmarkUDPLoopbackRoundTrip(b *testing.B) {
 // BenchmarkBroadcastFanout8: one BROADCAST to a group of 8 members, until
 // every member has read it.
 func BenchmarkBroadcastFanout8(b *testing.B) {
-	guest.SkipIfNotInVM(b)
+	begin(b)
 	const group = 5
 	var members []*netlink.Conn
 	for i := 0; i < 8; i++ {
@@ -102,7 +101,7 @@ func BenchmarkBroadcastFanout8(b *testing.B) {
 // BenchmarkUDPFanout8 is the fan-out baseline: the same 72 bytes sent to 8
 // UDP sockets on loopback, until each has read it.
 func BenchmarkUDPFanout8(b *testing.B) {
-	guest.SkipIfNotInVM(b)
+	begin(b)
 	var members []*net.UDPConn
 	for i := 0; i < 8; i++ {
 		m, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

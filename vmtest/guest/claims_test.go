@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hugelgupf/vmtest/guest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -41,7 +40,7 @@ func verdict(holds bool) string {
 
 // C1: full duplex; SOCK_RAW and SOCK_DGRAM both work.
 func TestClaimC1FullDuplexRawAndDgram(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	var got []string
 	for _, tc := range []struct {
 		name string
@@ -68,7 +67,7 @@ func TestClaimC1FullDuplexRawAndDgram(t *testing.T) {
 
 // C2: addresses are 32-bit port ids, not process ids; port 0 is the kernel.
 func TestClaimC2PortIDsNotPIDs(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	const port = 0xF0000001 // no process has this id
 	c := dial(t, &netlink.Config{PID: port})
 	require.NoError(t, c.Send(netlink.SeedRequest(port, "Hello you!")))
@@ -84,7 +83,7 @@ func TestClaimC2PortIDsNotPIDs(t *testing.T) {
 // C3: user-to-kernel sendmsg is synchronous: it returns only after the
 // module's input callback returns, the sender in D state meanwhile.
 func TestClaimC3BlockingSendmsg(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	const n, interval = 5, 200 // replies, ms apart: the callback sleeps (n-1) x interval
 	reloadModule(t, fmt.Sprintf("reply_count=%d reply_interval_ms=%d", n, interval))
 	c := dial(t, &netlink.Config{})
@@ -164,7 +163,7 @@ func threadState(t *testing.T, tid int) string {
 // C4: kernel-to-user delivery is asynchronous: replies queue on the socket
 // with no reader waiting.
 func TestClaimC4AsyncDelivery(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	// Nobody reads while the kernel sends three echo replies and a
 	// notification; they wait in the queue.
@@ -182,7 +181,7 @@ func TestClaimC4AsyncDelivery(t *testing.T) {
 // C5: the kernel never checks nlmsg_pid: a sender can write any port there,
 // even another process's.
 func TestClaimC5NlmsgPIDUnchecked(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	sender := dial(t, &netlink.Config{PID: 500})
 	victim := dial(t, &netlink.Config{PID: 600})
 	req := netlink.SeedRequest(600, "Hello you!") // claims to come from the victim
@@ -198,7 +197,7 @@ func TestClaimC5NlmsgPIDUnchecked(t *testing.T) {
 // C6: a module answering nlmsg_pid sends to itself when the user writes 0.
 // netl.ko answers NETLINK_CB(skb).portid, so the hazard must not exist.
 func TestClaimC6NlmsgPIDZero(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	pid, err := c.PID()
 	require.NoError(t, err)
@@ -214,7 +213,7 @@ func TestClaimC6NlmsgPIDZero(t *testing.T) {
 // C7: a second bind of one port on one protocol gets EADDRINUSE;
 // SO_REUSEADDR does not help.
 func TestClaimC7EADDRINUSE(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	first := dial(t, &netlink.Config{PID: 700})
 	_ = first
 	_, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 700})
@@ -230,7 +229,7 @@ func TestClaimC7EADDRINUSE(t *testing.T) {
 
 // C8: one port on two netlink protocols does not conflict.
 func TestClaimC8PortPerProtocol(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	a := dial(t, &netlink.Config{PID: 800})
 	_ = a
 	b, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{PID: 800})
@@ -242,7 +241,7 @@ func TestClaimC8PortPerProtocol(t *testing.T) {
 // C9: "the kernel does not assign a port for us, so bind is required".
 // Current kernels autobind an unbound socket on its first send.
 func TestClaimC9Autobind(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{NoBind: true})
 	require.NoError(t, err)
 	defer c.Close()
@@ -263,7 +262,7 @@ func TestClaimC9Autobind(t *testing.T) {
 // C10: netlink also works user to user: a message sent to port 101 reaches
 // the process bound there.
 func TestClaimC10UserToUser(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	a := dial(t, &netlink.Config{PID: 100})
 	b := dial(t, &netlink.Config{PID: 101})
 	m := netlink.Message{Header: netlink.Header{Type: netlink.MinType + 0x40, PID: 100}, Data: []byte("hello, 101")}
@@ -280,7 +279,7 @@ func TestClaimC10UserToUser(t *testing.T) {
 // broadcast reaches every member. Groups above 32 exist too, reached with
 // NETLINK_ADD_MEMBERSHIP.
 func TestClaimC11Multicast(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	const low, high = 3, 40
 	var members []*netlink.Conn
 	for i := 0; i < 3; i++ {
@@ -312,7 +311,7 @@ func TestClaimC11Multicast(t *testing.T) {
 // macros behave as written. (The Go helpers are checked bit for bit against
 // the C macros on the host; here the kernel's own messages are measured.)
 func TestClaimC12Alignment(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	for _, size := range []int{0, 1, 3, 5, 17, 1021} {
 		data := make([]byte, size)
@@ -333,7 +332,7 @@ func TestClaimC12Alignment(t *testing.T) {
 
 // C13: the kernel may send to an agreed port with no request first.
 func TestClaimC13KernelInitiated(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	agreed := dial(t, &netlink.Config{PID: 1300})
 	asker := dial(t, &netlink.Config{})
 	require.NoError(t, asker.Notify(netlink.NotifyRequest{PortID: 1300, DelayMS: 100, Data: []byte("event")}))
@@ -348,7 +347,7 @@ func TestClaimC13KernelInitiated(t *testing.T) {
 // C14: control types NOOP=1, ERROR=2, DONE=3, OVERRUN=4, MIN_TYPE=0x10, and
 // the NLM_F_* values; checked against the running kernel's own messages.
 func TestClaimC14ControlTypes(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	assert.Equal(t, netlink.HeaderType(1), netlink.Noop)
 	assert.Equal(t, netlink.HeaderType(2), netlink.Error)
 	assert.Equal(t, netlink.HeaderType(3), netlink.Done)
@@ -372,7 +371,7 @@ func TestClaimC14ControlTypes(t *testing.T) {
 // C15: a multipart answer sets NLM_F_MULTI on each part and ends with
 // NLMSG_DONE.
 func TestClaimC15Multipart(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	const parts = 300 // more than fit in one datagram
 	raw := requestRaw(t, c, netlink.Message{Header: netlink.Header{Type: netlink.TypeDump, Flags: netlink.Request | netlink.Dump}, Data: le32(parts)})

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hugelgupf/vmtest/guest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -24,7 +23,7 @@ import (
 // address, and a header naming another live socket. The module answers the
 // true sender every time and the guest stays healthy.
 func TestPortZeroHazards(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	t.Run("nlmsg_pid 0", func(t *testing.T) {
 		c := dial(t, &netlink.Config{PID: 900})
 		replies, err := c.Echo(netlink.EchoRequest{Count: 2, Data: []byte("pid zero")}) // Echo leaves PID 0
@@ -62,7 +61,7 @@ func TestPortZeroHazards(t *testing.T) {
 // A reader that does not read, a flood of replies: the overrun is reported
 // to the reader and counted by the module, not swallowed.
 func TestReceiveBufferOverrun(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	require.NoError(t, c.SetReceiveBuffer(4096)) // the kernel doubles it and keeps a floor
 	before := stats(t)
@@ -85,7 +84,7 @@ func TestReceiveBufferOverrun(t *testing.T) {
 // Sockets hold a reference on the module: rmmod fails while one is open and
 // succeeds once they close; a reloaded module answers again.
 func TestUnloadWithOpenSockets(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	reloadModule(t, "")
 	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{})
 	require.NoError(t, err)
@@ -102,7 +101,7 @@ func TestUnloadWithOpenSockets(t *testing.T) {
 // Every malformed shape, then random bytes: error acks where a header is
 // readable, never a crash, and the module answers afterwards.
 func TestMalformedInput(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	c := dial(t, &netlink.Config{})
 	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
 	hdr := func(length uint32, typ netlink.HeaderType, flags netlink.HeaderFlags, payload []byte) []byte {
@@ -172,7 +171,7 @@ func TestMalformedInput(t *testing.T) {
 // Privileged operations need CAP_NET_ADMIN: an unprivileged netlctl gets
 // EPERM for a broadcast and for a notification to another port.
 func TestPrivilegedOperations(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	for _, args := range [][]string{
 		{"broadcast", "-group", "1", "hello"},

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hugelgupf/vmtest/guest"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -75,14 +74,14 @@ func readParam(t *testing.T, name string) string {
 }
 
 func TestModuleLoadedByInit(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	require.True(t, moduleLoaded(t), "netl is not in /proc/modules")
 	require.Equal(t, "1", readParam(t, "reply_count"), "reply_count default")
 	require.Equal(t, "0", readParam(t, "reply_interval_ms"), "reply_interval_ms default")
 }
 
 func TestModuleUnloadAndReload(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	reloadModule(t, "reply_count=3 reply_interval_ms=10")
 	require.Equal(t, "3", readParam(t, "reply_count"))
 	require.Equal(t, "10", readParam(t, "reply_interval_ms"))
@@ -100,7 +99,7 @@ func TestModuleUnloadAndReload(t *testing.T) {
 }
 
 func TestModuleRejectsBadParameters(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	reloadModule(t, "")
 	require.NoError(t, unloadModule(t))
 	for _, params := range []string{"reply_count=0", "reply_count=101", "reply_count=abc", "reply_interval_ms=60001", "reply_interval_ms=-1"} {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hugelgupf/vmtest/guest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -29,7 +28,7 @@ func dial(t *testing.T, cfg *netlink.Config) *netlink.Conn {
 // "Hello you!" in a NLMSG_SPACE(1024) message to port 0, read "I am from
 // kernel!" back, from the kernel (port 0), in a 1024-byte payload.
 func TestSeedUnicast(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	for _, tc := range []struct {
 		name string
 		typ  int
@@ -51,7 +50,7 @@ func TestSeedUnicast(t *testing.T) {
 
 // With reply_count=3 every reply is queued, in order, and no fourth comes.
 func TestSeedReplyCount(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	reloadModule(t, "reply_count=3")
 	c := dial(t, &netlink.Config{PID: 0})
 	pid, err := c.PID()
@@ -72,7 +71,7 @@ func TestSeedReplyCount(t *testing.T) {
 // C7: a second bind of the same port on one protocol fails with EADDRINUSE,
 // SO_REUSEADDR or not; the port is free again once the first socket closes.
 func TestBindConflict(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	first, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 4242})
 	require.NoError(t, err)
 
@@ -95,7 +94,7 @@ func TestBindConflict(t *testing.T) {
 
 // netlctl, the CLI in the initramfs, does the seed's exchange from the shell.
 func TestNetlctlSeed(t *testing.T) {
-	guest.SkipIfNotInVM(t)
+	begin(t)
 	out, err := exec.Command("netlctl", "seed", "-port", "101", "-timeout", "5s", "Hello you!").CombinedOutput()
 	require.NoError(t, err, "netlctl seed:\n%s", out)
 	assert.Equal(t, "Received message: I am from kernel!", strings.TrimSpace(string(out)))
