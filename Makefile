@@ -10,7 +10,7 @@ SERIES  ?= 6.12
 NETLVM   = $(GO) run ./cmd/netlvm
 HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
 
-.PHONY: help test unit lint vm kernel matrix claims bench checkpatch clean-cache
+.PHONY: help test unit lint vm kernel matrix claims bench checkpatch splat-testdata clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ checkpatch: ## checkpatch.pl from each SERIES tree over the module
 		test -x $$dir/scripts/checkpatch.pl || { echo "no kernel tree at $$dir: make kernel SERIES=$(SERIES)"; exit 1; }; \
 		perl $$dir/scripts/checkpatch.pl --no-tree -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h || exit 1; \
 	done
+
+splat-testdata: ## regenerate the scanner's real console logs (internal/splat/testdata)
+	internal/splat/testdata/splatgen/gen.sh
 
 clean-cache: ## remove built kernels, modules and initramfs images
 	rm -rf "$${NETL_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/netl}"

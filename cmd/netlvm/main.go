@@ -42,6 +42,8 @@ usage:
   netlvm shell [flags]                  interactive guest shell with the module loaded
   netlvm test [-kernel S|S,S|all] [-j N] [-run RE]
                                         the VM suite on each series, side by side; one table
+  netlvm repro [ID] [-kernel S|all]     reported bugs (vmtest/repro/ID): shown on the buggy
+                                        module, absent on netl.ko?
 
 run and shell flags:
   -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + `)
@@ -74,6 +76,8 @@ func main() {
 		code, err = runCmd(os.Args[2:], true)
 	case "test":
 		code, err = testCmd(os.Args[2:])
+	case "repro":
+		code, err = reproCmd(os.Args[2:])
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

@@ -73,10 +73,17 @@ func Prepare(opts Options) (*Session, error) {
 	if err := CheckModParams(opts.ModParams); err != nil {
 		return nil, err
 	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Module == "seed" {
+		opts.Module = filepath.Join(root, "kmod", "seed")
+	}
 	// Bad input fails here, before minutes of building.
 	var modName string
 	switch m := opts.Module; {
-	case m == "none", m == "netl", m == "seed":
+	case m == "none", m == "netl":
 	case strings.HasSuffix(m, ".ko"):
 		if _, err := os.Stat(m); err != nil {
 			return nil, fmt.Errorf("module: %w", err)
@@ -91,11 +98,7 @@ func Prepare(opts Options) (*Session, error) {
 	if _, err := kernel.Plan(kopts); err != nil {
 		return nil, err
 	}
-	s := &Session{Opts: opts}
-	var err error
-	if s.Root, err = RepoRoot(); err != nil {
-		return nil, err
-	}
+	s := &Session{Opts: opts, Root: root}
 	if s.Cache, err = kernel.CacheDir(); err != nil {
 		return nil, err
 	}
@@ -112,10 +115,6 @@ func Prepare(opts Options) (*Session, error) {
 	switch m := opts.Module; {
 	case m == "netl":
 		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod", "netl", opts.Progress); err != nil {
-			return nil, err
-		}
-	case m == "seed":
-		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod/seed", "netl_seed", opts.Progress); err != nil {
 			return nil, err
 		}
 	case modName != "":
@@ -231,7 +230,7 @@ func kbuildModule(dir string) (string, error) {
 		return "", err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimRight(strings.TrimSpace(k), ":+") == "obj-m" {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(strings.TrimRight(strings.TrimSpace(k), ":+")) == "obj-m" {
 			if f := strings.Fields(v); len(f) == 1 && strings.HasSuffix(f[0], ".o") {
 				return strings.TrimSuffix(f[0], ".o"), nil
 			}

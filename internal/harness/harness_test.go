@@ -46,3 +46,20 @@ func TestPrepareRejectsBadInputEarly(t *testing.T) {
 	_, err = Prepare(Options{Module: filepath.Join(t.TempDir(), "missing.ko")})
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestKbuildModule(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]string{
+		"obj-m := splatgen.o\n":          "splatgen",
+		"# c\nobj-m += netl_seed.o\n":    "netl_seed",
+		"ccflags-y := -W\nobj-m = x.o\n": "x",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "Kbuild"), []byte(text), 0o644))
+		got, err := kbuildModule(dir)
+		require.NoError(t, err, text)
+		assert.Equal(t, want, got, text)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := a.o b.o\n"), 0o644))
+	_, err := kbuildModule(dir)
+	assert.Error(t, err, "two modules")
+}

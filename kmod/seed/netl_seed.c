@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netl_seed - the seed article's kernel module ("范例一"), ported to the
+ * pinned kernels with its bugs kept on purpose.
+ *
+ * This is the module of kmod/seed/original/netl_seed.c with only the kernel
+ * APIs that no longer exist replaced, each marked "seed:" with what the
+ * article had.  Everything else - the logic, the globals, the printk()s, the
+ * counts and the bugs - is the article's.  The harness's reproducers
+ * (vmtest/repro/B1..B8) trigger each bug; kmod/netl.c is the fixed module.
+ * Do not fix anything here, and do not build this with -Werror.
+ *
+ * The bugs, and the line each lives on:
+ *
+ *   B1  line 78   sendnlmsg() writes message[slen] = '\0' into its argument,
+ *                 the string literal "I am from kernel!" passed on line 117:
+ *                 a store into the module's read-only data.
+ *   B2  line 109  memcpy(str, NLMSG_DATA(nlh), sizeof(str)) copies 100 bytes
+ *                 whatever nlmsg_len says, and leaves str unterminated for
+ *                 the printk("%s") on line 110.
+ *   B3  line 67   alloc_skb()'s NULL is logged, then used anyway: nlmsg_put()
+ *                 on line 72 dereferences it.
+ *   B4  line 105  skb_get() takes a reference that only the long-message
+ *                 branch drops (kfree_skb() on line 120): a message shorter
+ *                 than NLMSG_SPACE(0) leaks its skb.
+ *   B5  line 111  replies go to nlh->nlmsg_pid, which the sender writes
+ *                 freely, instead of NETLINK_CB(__skb).portid; with 0 there
+ *                 the module sends to itself (netlink_unicast() on line 82).
+ *   B6  line 116  the input callback, which runs inside the sender's
+ *                 sendmsg(), sleeps 10 x 3 s uninterruptibly (loop on lines
+ *                 112-118).
+ *   B7  line 150  sock_release(nl_sk->sk_socket) instead of
+ *                 netlink_kernel_release(nl_sk).
+ *   B8  lines 74-75 and 127-138: the article's NETLINK_CB(skb_1).pid and
+ *                 6-argument netlink_kernel_create() do not build on any
+ *                 pinned kernel (kmod/seed/original/ keeps them).
+ */
+#include <linux/init.h>
+#include <linux/module.h>
+#include <linux/timer.h>
+#include <linux/time.h>
+#include <linux/types.h>
+#include <net/sock.h>
+#include <net/netlink.h>
+
+#define NETLINK_TEST 25
+#define MAX_MSGSIZE 1024
+
+int stringlength(char *s);
+int err;
+struct sock *nl_sk = NULL;
+int flag = 0;
+
+//向用户态进程回发消息
+void sendnlmsg(char *message, int pid)
+{
+    struct sk_buff *skb_1;
+    struct nlmsghdr *nlh;
+    int len = NLMSG_SPACE(MAX_MSGSIZE);
+    int slen = 0;
+    if(!message || !nl_sk)
+    {
+        return ;
+    }
+    printk(KERN_ERR "pid:%d\n",pid);
+    skb_1 = alloc_skb(len,GFP_KERNEL);
+    if(!skb_1)
+    {
+        printk(KERN_ERR "my_net_link:alloc_skb error\n");
+    }
+    slen = stringlength(message);
+    nlh = nlmsg_put(skb_1,0,0,0,MAX_MSGSIZE,0);
+
+    /* seed: NETLINK_CB(skb_1).pid = 0; (.pid became .portid in 3.7) */
+    NETLINK_CB(skb_1).portid = 0;
+    NETLINK_CB(skb_1).dst_group = 0;
+
+    message[slen]= '\0';
+    memcpy(NLMSG_DATA(nlh),message,slen+1);
+    printk("my_net_link:send message '%s'.\n",(char *)NLMSG_DATA(nlh));
+
+    netlink_unicast(nl_sk,skb_1,pid,MSG_DONTWAIT);
+}
+
+int stringlength(char *s)
+{
+    int slen = 0;
+    for(; *s; s++)
+    {
+        slen++;
+    }
+    return slen;
+}
+
+//接收用户态发来的消息
+void nl_data_ready(struct sk_buff *__skb)
+{
+    struct sk_buff *skb;
+    struct nlmsghdr *nlh;
+    char str[100];
+    struct completion cmpl;
+    printk("begin data_ready\n");
+    int i=10;
+    int pid;
+    skb = skb_get (__skb);
+    if(skb->len >= NLMSG_SPACE(0))
+    {
+        nlh = nlmsg_hdr(skb);
+        memcpy(str, NLMSG_DATA(nlh), sizeof(str));
+        printk("Message received:%s\n",str) ;
+        pid = nlh->nlmsg_pid;
+        while(i--)
+        {
+            //我们使用completion做延时,每3秒钟向用户态回发一个消息
+            init_completion(&cmpl);
+            wait_for_completion_timeout(&cmpl,3 * HZ);
+            sendnlmsg("I am from kernel!",pid);
+        }
+        flag = 1;
+        kfree_skb(skb);
+    }
+}
+
+// Initialize netlink
+int netlink_init(void)
+{
+    /*
+     * seed: netlink_kernel_create(&init_net, NETLINK_TEST, 1,
+     *                             nl_data_ready, NULL, THIS_MODULE);
+     * 3.6 moved groups, input and cb_mutex into struct netlink_kernel_cfg
+     * (the "第二种API" the article describes), and 3.7 made THIS_MODULE
+     * implicit.
+     */
+    struct netlink_kernel_cfg cfg = {
+        .groups = 1,
+        .input = nl_data_ready,
+    };
+    nl_sk = netlink_kernel_create(&init_net, NETLINK_TEST, &cfg);
+    if(!nl_sk){
+        printk(KERN_ERR "my_net_link: create netlink socket error.\n");
+        return 1;
+    }
+    printk("my_net_link_4: create netlink socket ok.\n");
+    return 0;
+}
+
+static void netlink_exit(void)
+{
+    if(nl_sk != NULL){
+        sock_release(nl_sk->sk_socket);
+    }
+    printk("my_net_link: self module exited\n");
+}
+
+module_init(netlink_init);
+module_exit(netlink_exit);
+MODULE_AUTHOR("chihao");
+MODULE_LICENSE("GPL");
