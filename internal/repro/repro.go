@@ -47,7 +47,7 @@ type Case struct {
 	Timeout   string   `json:"timeout"`
 	Expect    Expect   `json:"expect"`
 
-	Dir     string        `json:"-"`
+	Dir     string `json:"-"`
 	timeout time.Duration
 	pattern *regexp.Regexp
 }
