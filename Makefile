@@ -7,6 +7,9 @@
 
 GO      ?= go
 SERIES  ?= 6.12
+# DEBUG=1: the debug flavour of each kernel (KASAN, lockdep, kmemleak, ...).
+DEBUG   ?=
+DEBUGFLAG = $(if $(DEBUG),-debug)
 NETLVM   = $(GO) run ./cmd/netlvm
 HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
 
@@ -29,10 +32,10 @@ lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 	$(GO) tool actionlint
 
 kernel: ## build (or find in the cache) the kernel(s) for SERIES
-	$(NETLVM) kernel build $(SERIES)
+	$(NETLVM) kernel build $(DEBUGFLAG) $(SERIES)
 
 vm: ## the VM suite (go test ./vmtest/...) on SERIES, one table; -json logs in the cache
-	$(NETLVM) test -kernel $(SERIES)
+	$(NETLVM) test $(DEBUGFLAG) -kernel $(SERIES)
 
 matrix: ## the VM suite on every pinned series
 	$(NETLVM) test -kernel all
