@@ -22,11 +22,6 @@ import (
 	"github.com/netl-dev/netl/vmtest/guest"
 )
 
-// guestPackage holds the tests that run inside the VM. Its test files carry
-// the netlguest build tag, so `go test ./...` on the host does not run them
-// outside a guest.
-const guestPackage = "github.com/netl-dev/netl/vmtest/guest"
-
 // TestGuest boots the kernel named by $NETL_KERNEL (default 6.12) with
 // netl.ko loaded and runs the guest suite in it; each guest test appears as
 // a subtest here.
@@ -189,12 +184,8 @@ func progressWriter() io.Writer {
 // buildGuestTests compiles the guest suite as a static test binary.
 func buildGuestTests(t *testing.T, root string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "guest.test")
-	cmd := exec.Command("go", "test", "-c", "-tags", "netlguest", "-o", bin, guestPackage)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the guest tests:\n%s", out)
+	bin, err := harness.BuildGuestTests(root, t.TempDir())
+	require.NoError(t, err)
 	return bin
 }
 

@@ -42,6 +42,7 @@ usage:
   netlvm shell [flags]                  interactive guest shell with the module loaded
   netlvm test [-kernel S|S,S|all] [-j N] [-run RE]
                                         the VM suite on each series, side by side; one table
+  netlvm bench [-kernel S|all] [-n N]   floor (bare boot) vs each phase of a warm run
   netlvm repro [ID] [-kernel S|all]     reported bugs (vmtest/repro/ID): shown on the buggy
                                         module, absent on netl.ko?
 
@@ -78,6 +79,8 @@ func main() {
 		code, err = testCmd(os.Args[2:])
 	case "repro":
 		code, err = reproCmd(os.Args[2:])
+	case "bench":
+		code, err = benchCmd(os.Args[2:])
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

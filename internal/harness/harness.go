@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -221,6 +222,23 @@ func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// GuestPackage holds the tests that run inside the VM. Its test files carry
+// the netlguest build tag, so `go test ./...` on the host does not run them
+// outside a guest.
+const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
+
+// BuildGuestTests compiles the guest suite as a static test binary in dir.
+func BuildGuestTests(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "guest.test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "netlguest", "-o", bin, GuestPackage)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the guest tests: %w\n%s", err, out)
+	}
+	return bin, nil
+}
 
 // kbuildModule returns the module a directory's Kbuild builds: the one
 // "obj-m := NAME.o".

@@ -166,8 +166,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return res, nil
 		}
 	}
+	timedOut := res.Wall >= cfg.Timeout || errors.Is(ctx.Err(), context.DeadlineExceeded)
+	if cfg.Share == "" && waitErr == nil && !timedOut && !tail.contains("Kernel panic") {
+		return res, nil // a bare boot (no share, no status): powering off is success
+	}
 	switch {
-	case res.Wall >= cfg.Timeout || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case timedOut:
 		return res, &Error{What: fmt.Sprintf("the guest did not power off within %s (%s); killed it", cfg.Timeout, res.Accel), Result: res}
 	case tail.contains("Kernel panic"):
 		return res, &Error{What: "the guest kernel panicked", Result: res}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/netl-dev/netl/internal/floor"
+	"github.com/netl-dev/netl/internal/harness"
+	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/vm"
+)
+
+// benchCmd measures, per series, the floor (a bare QEMU boot of the same
+// kernel with an init that powers off at once) and each phase of a warm
+// harness run of the guest suite, n times each, and prints min and median
+// and the ratio of a run to floor + the tests' own time. Runs are
+// sequential: side-by-side runs would measure each other.
+func benchCmd(args []string) (int, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
+	n := fs.Int("n", 5, "runs of each")
+	if err := fs.Parse(args); err != nil {
+		return 2, usageError(err.Error())
+	}
+	pins, err := kernel.Pins()
+	if err != nil {
+		return 1, err
+	}
+	list := kernel.Series(pins)
+	if *series != "all" {
+		list = strings.Split(*series, ",")
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return 1, err
+	}
+	tmp, err := os.MkdirTemp("", "netl-bench-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+	floorCPIO, err := floor.Initramfs(root, tmp)
+	if err != nil {
+		return 1, err
+	}
+	guestBin, err := harness.BuildGuestTests(root, tmp)
+	if err != nil {
+		return 1, err
+	}
+	for _, s := range list {
+		if err := benchSeries(s, *n, floorCPIO, guestBin); err != nil {
+			return 1, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return 0, nil
+}
+
+func benchSeries(series string, n int, floorCPIO, guestBin string) error {
+	sess, err := harness.Prepare(harness.Options{Series: series, Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	var floorWall, prep, wall, boot, prog []time.Duration
+	for i := 0; i < n; i++ {
+		res, err := vm.Run(context.Background(), vm.Config{Kernel: sess.Kernel.BzImage(), Initramfs: floorCPIO,
+			Cache: sess.Cache, Timeout: time.Minute})
+		if err != nil {
+			return fmt.Errorf("floor boot: %w", err)
+		}
+		floorWall = append(floorWall, res.Wall)
+
+		// A warm harness run as `go test ./vmtest/...` makes it: find
+		// the kernel, module and initramfs in the cache, boot, test.
+		start := time.Now()
+		s, err := harness.Prepare(harness.Options{Series: series, Progress: os.Stderr})
+		if err != nil {
+			return err
+		}
+		prep = append(prep, time.Since(start))
+		r, err := s.Run(context.Background(), harness.Run{Program: guestBin,
+			Args: []string{"-test.timeout=4m"}, Env: []string{"NETL_MODULE=/netl/netl.ko"}, Stdout: "guest.out"})
+		if err != nil {
+			return fmt.Errorf("harness run: %w", err)
+		}
+		if r.Status.ExitCode != 0 {
+			return fmt.Errorf("the guest suite failed (exit %d): run go test ./vmtest/... for details", r.Status.ExitCode)
+		}
+		wall = append(wall, time.Since(start))
+		boot = append(boot, s.Phases.Boot)
+		prog = append(prog, s.Phases.Program)
+	}
+	fmt.Printf("kernel %s (%s), %d runs each, accelerator as printed by netlvm run\n", series, sess.Kernel.Release, n)
+	row := func(name string, d []time.Duration) {
+		fmt.Printf("  %-44s min %8s  median %8s\n", name, stat(d, 0), stat(d, 50))
+	}
+	row("floor: bare boot, init powers off", floorWall)
+	row("harness: cache look-ups (kernel, module, initramfs)", prep)
+	row("harness: boot to netl's init (guest uptime)", boot)
+	row("harness: the guest suite", prog)
+	row("harness: total, lookup to power-off", wall)
+	over := make([]time.Duration, len(wall))
+	for i := range wall {
+		over[i] = wall[i] - prog[i] - boot[i] - prep[i]
+	}
+	row("harness: the rest (firmware, module load, power-off)", over)
+	ratio := float64(median(wall)) / float64(median(floorWall)+median(prog))
+	fmt.Printf("  ratio: median total / (median floor + median suite) = %.2f\n", ratio)
+	return nil
+}
+
+func stat(d []time.Duration, pct int) string {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)-1)*pct/100].Round(10 * time.Millisecond).String()
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
