@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,30 @@ func TestLockSerializes(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 1, maxInside, "holders at once")
+}
+
+func TestLocalSourceErrors(t *testing.T) {
+	t.Setenv("NETL_CACHE", t.TempDir())
+	_, err := Plan(Options{Source: filepath.Join(t.TempDir(), "nope")})
+	assert.ErrorContains(t, err, "kernel source")
+
+	notKernel := t.TempDir()
+	k, err := Plan(Options{Source: notKernel})
+	require.NoError(t, err, "planning only names the cache directory")
+	assert.Contains(t, k.Dir, "local-")
+	err = buildLocal(t.TempDir(), k, Options{Source: notKernel}, io.Discard)
+	assert.ErrorContains(t, err, "not a kernel source tree")
+}
+
+func TestDebugFlavourHasItsOwnKey(t *testing.T) {
+	t.Setenv("NETL_CACHE", t.TempDir())
+	plain, err := Plan(Options{})
+	require.NoError(t, err)
+	debug, err := Plan(Options{Debug: true})
+	require.NoError(t, err)
+	assert.NotEqual(t, plain.Key, debug.Key)
+	assert.Contains(t, debug.Dir, "-debug-")
+	frags, err := Options{Series: DefaultSeries, Debug: true}.fragments()
+	require.NoError(t, err)
+	assert.Equal(t, "y", wantedOptions(frags)["CONFIG_KASAN"])
 }
