@@ -5,6 +5,8 @@
 # a list (6.1,7.2) or all. .ci/run and every GitHub Actions job call the
 # same `make test`, so what is green here is what runs there.
 
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GO      ?= go
 SERIES  ?= 6.12
 # DEBUG=1: the debug flavour of each kernel (KASAN, lockdep, kmemleak, ...).

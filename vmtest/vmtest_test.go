@@ -246,10 +246,19 @@ func replay(t *testing.T, raw []byte, reports []splat.Report) []*guestTest {
 		switch e.Action {
 		case "output":
 			g.output.WriteString(e.Output)
-		case "pass", "fail", "skip":
+		case "pass", "fail", "skip", "bench":
 			if e.Test == top {
 				g.action = e.Action
+				if e.Action == "bench" { // a finished benchmark
+					g.action = "pass"
+				}
 			}
+		}
+	}
+	for _, g := range order {
+		// test2json ends a benchmark with its result line, not an action.
+		if g.action == "" && strings.HasPrefix(g.name, "Benchmark") && strings.Contains(g.output.String(), "ns/op") {
+			g.action = "pass"
 		}
 	}
 	byTest := make(map[string][]splat.Report)
