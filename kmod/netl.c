@@ -755,7 +755,13 @@ static int __init netl_init(void)
 	BUILD_BUG_ON(sizeof(struct netl_dump_part) != NETL_DUMP_PART_LEN);
 	BUILD_BUG_ON(sizeof(struct netl_stats) != NETL_STATS_LEN);
 
-	netl_wq = alloc_workqueue("netl", 0, 0);
+	/*
+	 * WQ_UNBOUND, not 0: since "workqueue: Add new WQ_PERCPU flag" a
+	 * workqueue must say whether it is per-CPU or unbound, and 7.2 warns
+	 * at alloc time when it says neither. WQ_UNBOUND means the same on
+	 * every pinned series, and the notifications need no CPU affinity.
+	 */
+	netl_wq = alloc_workqueue("netl", WQ_UNBOUND, 0);
 	if (!netl_wq)
 		return -ENOMEM;
 

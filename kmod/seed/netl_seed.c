@@ -12,26 +12,28 @@
  *
  * The bugs, and the line each lives on:
  *
- *   B1  line 78   sendnlmsg() writes message[slen] = '\0' into its argument,
- *                 the string literal "I am from kernel!" passed on line 117:
- *                 a store into the module's read-only data.
- *   B2  line 109  memcpy(str, NLMSG_DATA(nlh), sizeof(str)) copies 100 bytes
+ *   B1  line 80   sendnlmsg() writes message[slen] = '\0' into its argument,
+ *                 the string literal "I am from kernel!" passed on line 119:
+ *                 a store into the module's read-only data, on every reply.
+ *   B2  line 111  memcpy(str, NLMSG_DATA(nlh), sizeof(str)) copies 100 bytes
  *                 whatever nlmsg_len says, and leaves str unterminated for
- *                 the printk("%s") on line 110.
- *   B3  line 67   alloc_skb()'s NULL is logged, then used anyway: nlmsg_put()
- *                 on line 72 dereferences it.
- *   B4  line 105  skb_get() takes a reference that only the long-message
- *                 branch drops (kfree_skb() on line 120): a message shorter
+ *                 the printk("%s") on line 112.
+ *   B3  line 69   alloc_skb()'s NULL is logged, then used anyway: nlmsg_put()
+ *                 on line 74 dereferences it.
+ *   B4  line 107  skb_get() takes a reference that only the long-message
+ *                 branch drops (kfree_skb() on line 122): a message shorter
  *                 than NLMSG_SPACE(0) leaks its skb.
- *   B5  line 111  replies go to nlh->nlmsg_pid, which the sender writes
+ *   B5  line 113  replies go to nlh->nlmsg_pid, which the sender writes
  *                 freely, instead of NETLINK_CB(__skb).portid; with 0 there
- *                 the module sends to itself (netlink_unicast() on line 82).
- *   B6  line 116  the input callback, which runs inside the sender's
+ *                 the module sends to itself (netlink_unicast() on line 84),
+ *                 but B1 faults first, on line 80.
+ *   B6  line 118  the input callback, which runs inside the sender's
  *                 sendmsg(), sleeps 10 x 3 s uninterruptibly (loop on lines
- *                 112-118).
- *   B7  line 150  sock_release(nl_sk->sk_socket) instead of
- *                 netlink_kernel_release(nl_sk).
- *   B8  lines 74-75 and 127-138: the article's NETLINK_CB(skb_1).pid and
+ *                 114-120).
+ *   B7  line 152  sock_release(nl_sk->sk_socket) instead of
+ *                 netlink_kernel_release(nl_sk), which on every pinned
+ *                 kernel does just that.
+ *   B8  lines 76-77 and 129-140: the article's NETLINK_CB(skb_1).pid and
  *                 6-argument netlink_kernel_create() do not build on any
  *                 pinned kernel (kmod/seed/original/ keeps them).
  */
