@@ -15,7 +15,7 @@ DEBUGFLAG = $(if $(DEBUG),-debug)
 NETLVM   = $(GO) run ./cmd/netlvm
 HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
 
-.PHONY: help test unit lint vm kernel matrix claims bench checkpatch splat-testdata clean-cache
+.PHONY: help test unit lint vm kernel matrix claims bench repro checkpatch splat-testdata clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ claims: ## the seed's claims, holds/differs on SERIES (one series), as a Markdow
 bench: ## in-guest benchmarks on SERIES (one series), with their UDP baselines
 	$(NETLVM) kernel build $(SERIES)
 	NETL_KERNEL=$(SERIES) NETL_BENCH=. NETL_GUEST_RUN='^$$' $(GO) test -count=1 -v -run 'TestGuest$$' ./vmtest/ | grep -E 'Benchmark|ns/op|ops/s'
+
+repro: ## reported bugs (vmtest/repro): shown on the buggy module, absent on netl.ko, on SERIES
+	$(NETLVM) repro -kernel $(SERIES)
 
 checkpatch: ## checkpatch.pl from each SERIES tree over the module
 	@for dir in $$($(NETLVM) kernel path $(SERIES)); do \
