@@ -83,7 +83,7 @@ struct netl_notification {
 	unsigned long delay;	/* in jiffies */
 	u32 portid;
 	u32 len;
-	u8 data[] __counted_by(len);
+	u8 data[];	/* len bytes */
 };
 
 /*
@@ -507,13 +507,7 @@ static int netl_dump_start(struct netlink_callback *cb)
 	const struct netl_dump_req *req = nlmsg_data(cb->nlh);
 	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
 
-	/*
-	 * Open-coded: the kernel's helper for this check has changed names
-	 * (NL_ASSERT_DUMP_CTX_FITS in 6.12, NL_ASSERT_CTX_FITS in 7.2, none
-	 * in 6.1), while cb->ctx[48] is the same on every pinned series.
-	 */
-	BUILD_BUG_ON(sizeof(struct netl_dump_ctx) >
-		     sizeof_field(struct netlink_callback, ctx));
+	netl_assert_ctx_fits(struct netl_dump_ctx);
 
 	ctx->parts = req->parts;
 	ctx->next = 0;

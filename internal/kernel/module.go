@@ -25,7 +25,7 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", recipe, k.Key)
+	fmt.Fprintf(h, "%s W=1\n%s\n", recipe, k.Key)
 	var names []string
 	for _, f := range files {
 		if !f.IsDir() {
@@ -67,7 +67,9 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 			return "", err
 		}
 	}
-	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "modules")
+	// W=1: the extra warnings kernel maintainers build with; with netl's
+	// -Werror (kmod/Kbuild) a warning on any series fails the build.
+	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "W=1", "modules")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))
