@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/netl-dev/netl/internal/floor"
@@ -27,13 +26,9 @@ func benchCmd(args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
-	pins, err := kernel.Pins()
+	list, err := seriesList(*series)
 	if err != nil {
-		return 1, err
-	}
-	list := kernel.Series(pins)
-	if *series != "all" {
-		list = strings.Split(*series, ",")
+		return 2, err
 	}
 	root, err := harness.RepoRoot()
 	if err != nil {

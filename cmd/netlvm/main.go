@@ -277,3 +277,22 @@ func (b *bootFilter) Write(p []byte) (int, error) {
 	}
 	return b.w.Write(p)
 }
+
+// seriesList reads a -kernel value: one pinned series, a comma-separated
+// list, or all; every name must be pinned.
+func seriesList(v string) ([]string, error) {
+	pins, err := kernel.Pins()
+	if err != nil {
+		return nil, err
+	}
+	if v == "all" {
+		return kernel.Series(pins), nil
+	}
+	list := strings.Split(v, ",")
+	for _, s := range list {
+		if _, err := kernel.LookupPin(s); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}

@@ -33,18 +33,9 @@ func testCmd(args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
-	pins, err := kernel.Pins()
+	list, err := seriesList(*series)
 	if err != nil {
-		return 1, err
-	}
-	list := kernel.Series(pins)
-	if *series != "all" {
-		list = strings.Split(*series, ",")
-		for _, s := range list {
-			if _, err := kernel.LookupPin(s); err != nil {
-				return 2, err
-			}
-		}
+		return 2, err
 	}
 	root, err := harness.RepoRoot()
 	if err != nil {

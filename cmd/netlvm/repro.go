@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/netl-dev/netl/internal/harness"
@@ -34,13 +33,9 @@ func reproCmd(args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	pins, err := kernel.Pins()
+	list, err := seriesList(*series)
 	if err != nil {
-		return 1, err
-	}
-	list := kernel.Series(pins)
-	if *series != "all" {
-		list = strings.Split(*series, ",")
+		return 2, err
 	}
 	code := 0
 	fmt.Printf("%-4s %-6s %-14s %-8s %-9s %s\n", "CASE", "KERNEL", "VERDICT", "BUGGY", "FIXED", "EVIDENCE")
