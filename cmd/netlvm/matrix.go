@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netl-dev/netl/initramfs"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
 )
@@ -41,11 +42,11 @@ func testCmd(args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	cache, err := kernel.CacheDir()
+	if err != nil {
+		return 1, err
+	}
 	if *logDir == "" {
-		cache, err := kernel.CacheDir()
-		if err != nil {
-			return 1, err
-		}
 		*logDir = filepath.Join(cache, "logs")
 	}
 	if err := os.MkdirAll(*logDir, 0o755); err != nil {
@@ -60,6 +61,12 @@ func testCmd(args []string) (int, error) {
 		if _, err := kernel.Ensure(kernel.Options{Series: s, Debug: *debug, Progress: os.Stderr}); err != nil {
 			fmt.Fprintf(os.Stderr, "netlvm: kernel %s: %v\n", s, err)
 		}
+	}
+
+	// The initramfs is the same for every series: build it once here
+	// rather than in each of the runs side by side.
+	if _, err := initramfs.Ensure(root, cache, os.Stderr); err != nil {
+		return 1, err
 	}
 
 	results := make(map[string]*seriesResult)
