@@ -53,11 +53,12 @@ func TestRunRejectsBadModuleParameter(t *testing.T) {
 func TestHungGuestIsKilled(t *testing.T) {
 	// The timeout must outlast the boot: about 2 s on a plain kernel under
 	// TCG, about 30 s on the debug flavour (KASAN, lockdep, kmemleak).
+	s := prepare(t, harness.Options{})
 	timeout := 15 * time.Second
-	if os.Getenv("NETL_DEBUG") != "" {
+	if s.Kernel.Debug {
 		timeout = 90 * time.Second
 	}
-	s := prepare(t, harness.Options{Timeout: timeout})
+	s.Opts.Timeout = timeout
 	script := filepath.Join(t.TempDir(), "hang.sh")
 	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho about-to-hang\nsleep 3600\n"), 0o755))
 	start := time.Now()
