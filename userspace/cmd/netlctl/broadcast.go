@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"syscall"
-
-	"github.com/netl-dev/netl/userspace/netlink"
 )
 
 func broadcastCommand(_, _ io.Writer) *command {
@@ -28,14 +25,7 @@ is not an error.`)
 		if !groupSet {
 			return usagef("-group is required")
 		}
-		if err := checkTimeout(*timeout); err != nil {
-			return err
-		}
-		data, err := payload("DATA", args, *isHex)
-		if err != nil {
-			return err
-		}
-		c, _, err := dial(netlink.ProtocolTest, syscall.SOCK_RAW, 0, *timeout)
+		c, data, err := dialWithData(args, *isHex, *timeout)
 		if err != nil {
 			return err
 		}

@@ -49,3 +49,21 @@ func printMessage(w io.Writer, prefix string, m netlink.Message) {
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
+
+// dialWithData is the start of every typed command that sends DATA to
+// netl.ko: check -timeout, read DATA (hex or text), open a socket on
+// protocol 25 with a kernel-assigned port.
+func dialWithData(args []string, isHex bool, timeout time.Duration) (*netlink.Conn, []byte, error) {
+	if err := checkTimeout(timeout); err != nil {
+		return nil, nil, err
+	}
+	data, err := payload("DATA", args, isHex)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, _, err := dial(netlink.ProtocolTest, syscall.SOCK_RAW, 0, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, data, nil
+}

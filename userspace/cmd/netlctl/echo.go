@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
@@ -27,14 +26,7 @@ that the module's EINVAL can be seen.`)
 	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for each reply (0: forever)")
 
 	return &command{fs: fs, run: func(args []string) error {
-		if err := checkTimeout(*timeout); err != nil {
-			return err
-		}
-		data, err := payload("DATA", args, *isHex)
-		if err != nil {
-			return err
-		}
-		c, _, err := dial(netlink.ProtocolTest, syscall.SOCK_RAW, 0, *timeout)
+		c, data, err := dialWithData(args, *isHex, *timeout)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"syscall"
 	"time"
 
 	"github.com/netl-dev/netl/userspace/netlink"
@@ -30,14 +29,7 @@ where after is the time since the request.`)
 		if *wait && port != 0 {
 			return usagef("-wait needs the notification sent to netlctl's own port: drop -port")
 		}
-		if err := checkTimeout(*timeout); err != nil {
-			return err
-		}
-		data, err := payload("DATA", args, *isHex)
-		if err != nil {
-			return err
-		}
-		c, _, err := dial(netlink.ProtocolTest, syscall.SOCK_RAW, 0, *timeout)
+		c, data, err := dialWithData(args, *isHex, *timeout)
 		if err != nil {
 			return err
 		}
