@@ -42,9 +42,11 @@ type Status struct {
 	ExitCode int `json:"exit_code"`
 	// Error says what went wrong before or around the program.
 	Error string `json:"error,omitempty"`
-	// BootSeconds is the guest's uptime when init started the run, and
-	// ProgramSeconds how long the program ran.
+	// BootSeconds is the guest's uptime when init started the run,
+	// ClockSeconds how long init waited for high-resolution timers (see
+	// netlinit's waitForHighRes), and ProgramSeconds how long the program ran.
 	BootSeconds    float64 `json:"boot_seconds"`
+	ClockSeconds   float64 `json:"clock_seconds"`
 	ProgramSeconds float64 `json:"program_seconds"`
 }
 

@@ -66,7 +66,7 @@ func TestHungGuestIsKilled(t *testing.T) {
 	var vmErr *vm.Error
 	require.ErrorAs(t, err, &vmErr)
 	assert.Less(t, time.Since(start), timeout+time.Minute, "killed at the timeout, not later")
-	assert.Contains(t, err.Error(), fmt.Sprintf("did not power off within %s", timeout))
+	assert.Contains(t, err.Error(), fmt.Sprintf("did not exit within %s", timeout))
 	assert.Contains(t, err.Error(), "about-to-hang", "the console tail")
 	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")
 }

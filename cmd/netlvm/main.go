@@ -225,7 +225,7 @@ func runCmd(args []string, shell bool) (int, error) {
 		if err == nil {
 			defer restore()
 		}
-		fmt.Fprintln(os.Stderr, "netl: booting; the guest powers off when the shell exits (exit or Ctrl-D); Ctrl-A X kills it")
+		fmt.Fprintln(os.Stderr, "netl: booting; the guest ends when the shell exits (exit or Ctrl-D); Ctrl-A X kills it")
 	} else {
 		r.Program, r.Args = fs.Arg(0), fs.Args()[1:]
 	}

@@ -1,8 +1,8 @@
 // Command netlinit is the guest side of a netl run: u-root's init starts it
 // as uinit. It mounts the host's shared directory, loads the module named in
 // run.json with its parameters, runs the program, writes status.json back
-// to the share and powers the guest off. It never waits for the host to time
-// out: every path ends in power-off.
+// to the share and ends the guest. It never waits for the host to time out:
+// every path ends in a reboot, which QEMU (-no-reboot) turns into its exit.
 package main
 
 import (
@@ -34,10 +34,13 @@ func main() {
 	}
 	unix.Sync()
 	_ = unix.Unmount(initramfs.ShareDir, 0)
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
-		fmt.Fprintf(os.Stderr, "netl: power off: %v\n", err)
+	// Reboot, not power off: the harness's kernels are built without ACPI
+	// (kernel-config/base.config), where power-off only halts the CPU.
+	// A reset works on any x86 kernel, and QEMU runs with -no-reboot.
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		fmt.Fprintf(os.Stderr, "netl: reboot: %v\n", err)
 	}
-	select {} // init must not exit; the kernel is powering off
+	select {} // init must not exit; the kernel is resetting the machine
 }
 
 func run() initramfs.Status {
@@ -85,6 +88,14 @@ func run() initramfs.Status {
 		}
 	}
 
+	clock := time.Now()
+	if err := waitForHighRes(3 * time.Second); err != nil {
+		// Not fatal: the program still runs, and the console says why a
+		// timing test may be off.
+		fmt.Fprintf(os.Stderr, "netl: %v\n", err)
+	}
+	st.ClockSeconds = time.Since(clock).Seconds()
+
 	st.Stage = "program"
 	prog := spec.Program
 	if !filepath.IsAbs(prog) && !strings.HasPrefix(prog, "/") {
@@ -122,6 +133,32 @@ func run() initramfs.Status {
 	}
 	st.Stage = "done"
 	return st
+}
+
+// waitForHighRes waits until the kernel runs its tick in high-resolution
+// mode. The harness's kernels have no ACPI, hence no HPET or PM timer: the
+// only clocksource valid for high resolution is the TSC, registered about a
+// second after boot by tsc_refine_calibration_work (arch/x86/kernel/tsc.c).
+// Until then the tick is periodic, and on the switch tick_sched catches
+// jiffies up with the clocksource at once: under TCG that was a jump of ~3
+// jiffies (12 ms), which cut a test's msleep(200) x 4 short to 790 ms of
+// CLOCK_MONOTONIC. Waiting here (0.2-0.4 s, overlapped with the module
+// load) keeps jiffies and the clock in step for the whole program.
+func waitForHighRes(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		data, err := os.ReadFile("/proc/timer_list")
+		if err != nil {
+			return fmt.Errorf("cannot tell whether high-resolution timers are on: %v", err)
+		}
+		if strings.Contains(string(data), "hres_active    : 1") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("high-resolution timers still off after %s: jiffies may jump once while the program runs", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // loopbackUp brings up lo, which u-root's init leaves down: tests and

@@ -1,6 +1,6 @@
 // Package floor builds the bare-boot baseline that netl's benchmarks compare
 // a harness run against: the same kernel and QEMU, with an initramfs that
-// holds one static init that powers off.
+// holds one static init that resets the guest.
 package floor
 
 import (

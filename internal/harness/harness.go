@@ -41,14 +41,15 @@ type Options struct {
 type Phases struct {
 	Kernel, Module, Initramfs time.Duration
 	Boot                      time.Duration // kernel start to netl's init (guest uptime)
+	Clock                     time.Duration // init waiting for high-resolution timers
 	Program                   time.Duration // the program in the guest
-	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and power-off
+	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and the final reset
 }
 
 func (p Phases) String() string {
 	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + program %s + firmware/modload/power-off %s",
-		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Program), r(p.VM-p.Boot-p.Program))
+	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + clock settle %s + program %s + firmware/modload/reset %s",
+		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Clock), r(p.Program), r(p.VM-p.Boot-p.Clock-p.Program))
 }
 
 // Session is a prepared kernel, module and initramfs.
@@ -216,6 +217,7 @@ func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
 		if res.Status != nil {
 			s.Phases.Program = seconds(res.Status.ProgramSeconds)
 			s.Phases.Boot = seconds(res.Status.BootSeconds)
+			s.Phases.Clock = seconds(res.Status.ClockSeconds)
 		}
 	}
 	return res, err

@@ -56,7 +56,7 @@ type Report struct {
 	Title string   // the line that started it, without the timestamp
 	Lines []string // the excerpt, timestamps stripped
 	// Test is the guest test running when it appeared; empty outside any
-	// test (boot, init, power-off).
+	// test (boot, init, final reset).
 	Test string
 	// Frames are the stack lines naming a module, "[netl]"-style.
 	Frames []string

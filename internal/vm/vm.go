@@ -83,7 +83,7 @@ func CheckQEMU() (string, error) {
 	return p, nil
 }
 
-// Run boots the guest and waits until it powers off, panics or times out.
+// Run boots the guest and waits until it resets (netlinit reboots; QEMU has -no-reboot), panics or times out.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	qemuPath, err := CheckQEMU()
 	if err != nil {
@@ -168,11 +168,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	timedOut := res.Wall >= cfg.Timeout || errors.Is(ctx.Err(), context.DeadlineExceeded)
 	if cfg.Share == "" && waitErr == nil && !timedOut && !tail.contains("Kernel panic") {
-		return res, nil // a bare boot (no share, no status): powering off is success
+		return res, nil // a bare boot (no share, no status): exiting is success
 	}
 	switch {
 	case timedOut:
-		return res, &Error{What: fmt.Sprintf("the guest did not power off within %s (%s); killed it", cfg.Timeout, res.Accel), Result: res}
+		return res, &Error{What: fmt.Sprintf("the guest did not exit within %s (%s); killed it", cfg.Timeout, res.Accel), Result: res}
 	case tail.contains("Kernel panic"):
 		return res, &Error{What: "the guest kernel panicked", Result: res}
 	case waitErr != nil:
