@@ -37,6 +37,7 @@ usage:
   netlvm kernel build [SERIES|all]      build (or find in the cache) pinned kernels
   netlvm kernel pin SERIES              show the versions Debian serves; -write moves the pin
   netlvm kernel path [SERIES|all]       the cache directory of each series' build tree
+  netlvm kernel prune [-n]              remove cached trees no pin and fragment names any more
   netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
                                         file: static binary or script), exit with its status
   netlvm shell [flags]                  interactive guest shell with the module loaded
@@ -106,12 +107,13 @@ func (u usageError) Error() string { return string(u) + " (netlvm help)" }
 
 func kernelCmd(args []string) error {
 	if len(args) == 0 {
-		return usageError("kernel: want list, build, path or pin")
+		return usageError("kernel: want list, build, path, pin or prune")
 	}
 	fs := flag.NewFlagSet("kernel "+args[0], flag.ContinueOnError)
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
 	write := fs.Bool("write", false, "pin: move the pin to the newest served version")
 	debug := fs.Bool("debug", false, "the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
+	dryRun := fs.Bool("n", false, "prune: only list what would be removed")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
@@ -160,6 +162,11 @@ func kernelCmd(args []string) error {
 			fmt.Println(k.Dir)
 		}
 		return nil
+	case "prune":
+		if fs.NArg() > 0 {
+			return usageError("kernel prune takes no series: it keeps every pinned series' trees")
+		}
+		return pruneKernels(series, *dryRun)
 	case "pin":
 		if fs.NArg() != 1 || fs.Arg(0) == "all" {
 			return usageError("kernel pin: name one series")
