@@ -120,6 +120,16 @@ func planLocal(cache string, opts Options) (*Kernel, error) {
 		Dir: filepath.Join(cache, "kernels", "local"+flavour(opts.Debug)+"-"+key)}, nil
 }
 
+// sourceTree reports whether k is built from a local source directory (not
+// a pin, not a tarball): one whose sources may change between runs.
+func (k *Kernel) sourceTree() bool {
+	if k.Version != "local" {
+		return false
+	}
+	st, err := os.Stat(k.Source)
+	return err == nil && st.IsDir()
+}
+
 // Built reports whether the planned kernel is complete in the cache.
 func (k *Kernel) Built() bool {
 	data, err := os.ReadFile(filepath.Join(k.Dir, marker))
@@ -143,7 +153,7 @@ func Ensure(opts Options) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.Built() {
+	if k.Built() && !k.sourceTree() {
 		return k, nil
 	}
 	progress := opts.Progress
@@ -161,7 +171,15 @@ func Ensure(opts Options) (*Kernel, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
-	if k.Built() { // built by whoever held the lock
+	if k.Built() { // built before, or by whoever held the lock
+		if k.sourceTree() {
+			// A source tree changes under us (that is why it is a tree and
+			// not a pin): make decides what to rebuild, in seconds when
+			// nothing changed.
+			if err := remake(cache, k, progress); err != nil {
+				return nil, fmt.Errorf("rebuilding kernel tree %s: %w", k.Source, err)
+			}
+		}
 		return k, nil
 	}
 	// Whoever held the lock before us and left a temporary tree was killed
@@ -312,10 +330,33 @@ func configureAndMake(cache string, k *Kernel, src, out string, opts Options, pr
 		return err
 	}
 
+	fmt.Fprintf(progress, "netl: building kernel %s with %d jobs (a few minutes; log: %s)\n", k.Series, runtime.NumCPU(), logPath)
+	return makeKernel(k, src, build, makeArgs, logf, logPath, progress)
+}
+
+// remake runs an incremental make over a source tree built before. The
+// marker goes first, so a failed or interrupted build is never taken for a
+// finished one.
+func remake(cache string, k *Kernel, progress io.Writer) error {
+	if err := os.Remove(filepath.Join(k.Dir, marker)); err != nil {
+		return err
+	}
+	logPath := filepath.Join(ensureDir(filepath.Join(cache, "logs")), filepath.Base(k.Dir)+".build.log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(progress, "netl: make in %s (incremental; log: %s)\n", k.Source, logPath)
+	return makeKernel(k, k.Source, k.Dir, []string{"-C", k.Source, "O=" + k.Dir}, logf, logPath, progress)
+}
+
+// makeKernel builds bzImage and modules in build (the tree itself, or O=)
+// and writes the marker that makes the tree a finished kernel.
+func makeKernel(k *Kernel, src, build string, makeArgs []string, logf io.Writer, logPath string, progress io.Writer) error {
 	jobs := runtime.NumCPU()
 	args := append(append([]string{}, makeArgs...), fmt.Sprintf("-j%d", jobs), "bzImage", "modules")
 	fmt.Fprintf(logf, "+ make %s\n", strings.Join(args, " "))
-	fmt.Fprintf(progress, "netl: building kernel %s with %d jobs (a few minutes; log: %s)\n", k.Series, jobs, logPath)
 	c := exec.Command("make", args...)
 	c.Dir = src
 	counter := &lineCounter{w: logf}
@@ -335,7 +376,7 @@ func configureAndMake(cache string, k *Kernel, src, out string, opts Options, pr
 			}
 		}
 	}()
-	err = c.Run()
+	err := c.Run()
 	close(done)
 	if err != nil {
 		return failed("make bzImage modules", err, logPath)

@@ -26,6 +26,15 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s W=1\n%s\n", recipe, k.Key)
+	if k.sourceTree() {
+		// A source tree keeps its key across incremental rebuilds; what
+		// make relinked is what the module must be built against again.
+		st, err := os.Stat(k.BzImage())
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "bzImage %d %d\n", st.Size(), st.ModTime().UnixNano())
+	}
 	var names []string
 	for _, f := range files {
 		if !f.IsDir() {

@@ -105,6 +105,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// panic=-1 with -no-reboot: a panic ends QEMU at once, not at the timeout.
+	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "VMTEST_IN_GUEST=1"}, cfg.Append...)
+	if res.Accel == TCG {
+		// See tsc.go: spare the guest a TSC calibration that can fail.
+		if khz, err := hostTSCkHz(); err == nil {
+			cmdline = append(cmdline, fmt.Sprintf("tsc_early_khz=%d", khz))
+		} else if cfg.Console != nil {
+			fmt.Fprintf(cfg.Console, "netl: not passing the host's TSC rate to the guest: %v\n", err)
+		}
+	}
 	qemuCmd := []string{qemuPath, "-nodefaults", "-no-user-config", "-no-reboot",
 		"-m", cfg.Memory, "-accel", res.Accel, "-serial", "mon:stdio"}
 	if res.Accel == KVM {
@@ -123,8 +133,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		qemu.WithQEMUCommand(strings.Join(qemuCmd, " ")),
 		qemu.WithKernel(cfg.Kernel),
 		qemu.WithInitramfs(cfg.Initramfs),
-		// panic=-1 with -no-reboot: a panic ends QEMU at once, not at the timeout.
-		qemu.WithAppendKernel(append([]string{"console=ttyS0", "panic=-1", "oops=panic", "VMTEST_IN_GUEST=1"}, cfg.Append...)...),
+		qemu.WithAppendKernel(cmdline...),
 		qemu.WithVMTimeout(cfg.Timeout),
 		qemu.LogSerialByLine(func(line string) {
 			tail.add(line)
