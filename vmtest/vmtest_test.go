@@ -87,6 +87,11 @@ func TestGuest(t *testing.T) {
 // claim must have a verdict when no guest test failed.
 func reportClaims(t *testing.T, s *harness.Session, out string, failed bool) {
 	got := parseClaims(out)
+	if len(got) == 0 && os.Getenv("NETL_GUEST_RUN") != "" {
+		// A run of other tests (make bench, one test) leaves the last
+		// claims table in place rather than one of "not checked".
+		return
+	}
 	table := claimsTable(fmt.Sprintf("%s (%s)", s.Kernel.Series, s.Kernel.Release), got)
 	t.Logf("seed claims on %s:\n%s", s.Kernel.Release, table)
 	path := filepath.Join(s.Cache, "logs", fmt.Sprintf("claims-%s.md", s.Kernel.Series))
