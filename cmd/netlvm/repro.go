@@ -44,7 +44,11 @@ func reproCmd(args []string) (int, error) {
 			start := time.Now()
 			v := repro.Run(context.Background(), root, c, s, os.Stderr)
 			verdict := "reproduced"
-			if !v.Reproduced {
+			switch {
+			case v.Buggy.Failed || v.Fixed.Failed:
+				// Not a verdict on the bug: the harness could not run it.
+				verdict, code = "error", 1
+			case !v.Reproduced:
 				verdict = "not reproduced"
 				if c.Expect.Kind != "none" {
 					code = 1

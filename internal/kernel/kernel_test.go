@@ -186,3 +186,16 @@ func TestSourceTreeIsRemade(t *testing.T) {
 	assert.False(t, (&Kernel{Version: "local", Source: tarball}).sourceTree())
 	assert.False(t, (&Kernel{Version: "6.12.117-1", Source: dir}).sourceTree())
 }
+
+// KASAN and failslab need SLUB; tinyconfig picks SLOB on the series that
+// still have it, and every debug fragment set must ask for SLUB there.
+func TestDebugFragmentsAskForSLUBWhereSLOBExists(t *testing.T) {
+	for _, series := range []string{"5.10", "6.1"} {
+		frags, err := Options{Series: series, Debug: true}.fragments()
+		require.NoError(t, err)
+		assert.Equal(t, "y", wantedOptions(frags)["CONFIG_SLUB"], series)
+		plain, err := Options{Series: series}.fragments()
+		require.NoError(t, err)
+		assert.NotContains(t, wantedOptions(plain), "CONFIG_SLUB", "%s: only the debug flavour", series)
+	}
+}

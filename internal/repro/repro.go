@@ -114,6 +114,7 @@ func (c *Case) check() error {
 type Outcome struct {
 	Module   string
 	Showed   bool   // the expected report, hang or build failure happened
+	Failed   bool   // the harness could not run it (setup, build of the reproducer): no verdict
 	Evidence string // the report title, the console tail, the compiler line, or what happened instead
 	Took     time.Duration
 }
@@ -134,7 +135,7 @@ func Run(ctx context.Context, root string, c Case, series string, progress io.Wr
 	if c.Expect.Kind != "build-failure" {
 		var err error
 		if bin, err = buildProgram(c); err != nil {
-			v.Buggy.Evidence = err.Error()
+			v.Buggy.Evidence, v.Buggy.Failed = err.Error(), true
 			return v
 		}
 		defer os.RemoveAll(filepath.Dir(bin))
@@ -162,7 +163,7 @@ func (c Case) runOne(ctx context.Context, root, module, series, bin string, prog
 				return o
 			}
 		}
-		o.Evidence = "setup failed: " + firstLine(err.Error())
+		o.Evidence, o.Failed = "setup failed: "+firstLine(err.Error()), true
 		return o
 	}
 	if c.Expect.Kind == "build-failure" {
@@ -171,7 +172,7 @@ func (c Case) runOne(ctx context.Context, root, module, series, bin string, prog
 	}
 	share, err := os.MkdirTemp("", "netl-repro-")
 	if err != nil {
-		o.Evidence = err.Error()
+		o.Evidence, o.Failed = err.Error(), true
 		return o
 	}
 	defer os.RemoveAll(share)
@@ -180,7 +181,7 @@ func (c Case) runOne(ctx context.Context, root, module, series, bin string, prog
 	console, _ := os.ReadFile(logPath)
 	reports, err := splat.Scan(string(console), splat.Patterns, nil)
 	if err != nil {
-		o.Evidence = err.Error()
+		o.Evidence, o.Failed = err.Error(), true
 		return o
 	}
 	var vmErr *vm.Error
