@@ -101,6 +101,24 @@ func main() {
 	os.Exit(code)
 }
 
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments (netlvm repro B2 -kernel all, netlvm kernel build 6.1 -debug),
+// where flag.Parse alone stops at the first positional one and would leave
+// the flags after it unread. It returns the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 type usageError string
 
 func (u usageError) Error() string { return string(u) + " (netlvm help)" }
@@ -114,16 +132,20 @@ func kernelCmd(args []string) error {
 	write := fs.Bool("write", false, "pin: move the pin to the newest served version")
 	debug := fs.Bool("debug", false, "the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
 	dryRun := fs.Bool("n", false, "prune: only list what would be removed")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
 		return usageError(err.Error())
+	}
+	if len(pos) > 1 {
+		return usageError(fmt.Sprintf("kernel %s takes one series or all, not %q", args[0], pos))
 	}
 	pins, err := kernel.Pins()
 	if err != nil {
 		return err
 	}
 	series := kernel.Series(pins)
-	if fs.NArg() > 0 && fs.Arg(0) != "all" {
-		series = []string{fs.Arg(0)}
+	if len(pos) > 0 && pos[0] != "all" {
+		series = []string{pos[0]}
 	}
 	switch args[0] {
 	case "list":
@@ -163,15 +185,15 @@ func kernelCmd(args []string) error {
 		}
 		return nil
 	case "prune":
-		if fs.NArg() > 0 {
+		if len(pos) > 0 {
 			return usageError("kernel prune takes no series: it keeps every pinned series' trees")
 		}
 		return pruneKernels(series, *dryRun)
 	case "pin":
-		if fs.NArg() != 1 || fs.Arg(0) == "all" {
+		if len(pos) != 1 || pos[0] == "all" {
 			return usageError("kernel pin: name one series")
 		}
-		return pinCmd(fs.Arg(0), *write)
+		return pinCmd(pos[0], *write)
 	}
 	return usageError(fmt.Sprintf("kernel: unknown subcommand %q", args[0]))
 }

@@ -19,17 +19,22 @@ import (
 func reproCmd(args []string) (int, error) {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return 2, usageError(err.Error())
 	}
-	if fs.NArg() > 1 {
+	if len(pos) > 1 {
 		return 2, usageError("repro takes at most one case ID")
 	}
 	root, err := harness.RepoRoot()
 	if err != nil {
 		return 1, err
 	}
-	cases, err := repro.Load(filepath.Join(root, "vmtest", "repro"), fs.Arg(0))
+	id := ""
+	if len(pos) == 1 {
+		id = pos[0]
+	}
+	cases, err := repro.Load(filepath.Join(root, "vmtest", "repro"), id)
 	if err != nil {
 		return 1, err
 	}
