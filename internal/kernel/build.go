@@ -87,16 +87,6 @@ func (opts Options) fragments() ([]Fragment, error) {
 			return nil, err
 		}
 		extra = append(extra, Fragment{Name: "kernel-config/debug.config", Data: data})
-		// What one series needs for the debug options only (5.10 and 6.1:
-		// SLUB instead of tinyconfig's SLOB, which KASAN and failslab
-		// do not support; SLOB was removed in 6.4).
-		name := "kernel-config/debug-series-" + opts.Series + ".config"
-		switch data, err := fs.ReadFile(netl.KernelConfig, name); {
-		case err == nil:
-			extra = append(extra, Fragment{Name: name, Data: data})
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, err
-		}
 	}
 	return Fragments(opts.Series, append(extra, opts.Extra...)...)
 }

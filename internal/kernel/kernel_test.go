@@ -188,14 +188,14 @@ func TestSourceTreeIsRemade(t *testing.T) {
 }
 
 // KASAN and failslab need SLUB; tinyconfig picks SLOB on the series that
-// still have it, and every debug fragment set must ask for SLUB there.
-func TestDebugFragmentsAskForSLUBWhereSLOBExists(t *testing.T) {
+// still have it, and their series fragment must ask for SLUB, for the debug
+// flavour and the plain one alike.
+func TestSeriesWithSLOBAskForSLUB(t *testing.T) {
 	for _, series := range []string{"5.10", "6.1"} {
-		frags, err := Options{Series: series, Debug: true}.fragments()
-		require.NoError(t, err)
-		assert.Equal(t, "y", wantedOptions(frags)["CONFIG_SLUB"], series)
-		plain, err := Options{Series: series}.fragments()
-		require.NoError(t, err)
-		assert.NotContains(t, wantedOptions(plain), "CONFIG_SLUB", "%s: only the debug flavour", series)
+		for _, debug := range []bool{false, true} {
+			frags, err := Options{Series: series, Debug: debug}.fragments()
+			require.NoError(t, err)
+			assert.Equal(t, "y", wantedOptions(frags)["CONFIG_SLUB"], "%s debug=%v", series, debug)
+		}
 	}
 }
