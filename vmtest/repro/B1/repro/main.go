@@ -19,14 +19,8 @@ import (
 func main() {
 	mod := reprokit.MustModule()
 
-	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 100})
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
+	c, _ := reprokit.MustDial(100, 10*time.Second)
 	defer c.Close()
-	if err := c.SetReceiveTimeout(10 * time.Second); err != nil {
-		reprokit.Fatalf("%v", err)
-	}
 
 	req := netlink.SeedRequest(100, "Hello you!")
 	reprokit.Logf("bound port 100; sending the article's request: type 0, nlmsg_len %d, nlmsg_pid 100, payload %q",

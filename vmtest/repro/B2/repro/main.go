@@ -45,18 +45,8 @@ func main() {
 	flag.Parse()
 	mod := reprokit.MustModule()
 
-	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 0})
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
+	c, port := reprokit.MustDial(0, 5*time.Second)
 	defer c.Close()
-	port, err := c.PID()
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
-	if err := c.SetReceiveTimeout(5 * time.Second); err != nil {
-		reprokit.Fatalf("%v", err)
-	}
 
 	msg, err := netlink.Message{
 		Header: netlink.Header{Type: netlink.TypeSeed, PID: port},

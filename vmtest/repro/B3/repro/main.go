@@ -42,14 +42,8 @@ func main() {
 		defer restore()
 	}
 
-	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 100})
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
+	c, _ := reprokit.MustDial(100, 10*time.Second)
 	defer c.Close()
-	if err := c.SetReceiveTimeout(10 * time.Second); err != nil {
-		reprokit.Fatalf("%v", err)
-	}
 
 	reprokit.Logf("port 100 sends the article's request from a thread of its own")
 	t0 := time.Now()

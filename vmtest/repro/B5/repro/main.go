@@ -22,18 +22,8 @@ func main() {
 	mod := reprokit.MustModule()
 
 	// Bind nl_pid 0 (the article's A): the kernel assigns a port.
-	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 0})
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
+	c, port := reprokit.MustDial(0, 10*time.Second)
 	defer c.Close()
-	port, err := c.PID()
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
-	if err := c.SetReceiveTimeout(10 * time.Second); err != nil {
-		reprokit.Fatalf("%v", err)
-	}
 
 	// nlmsg_pid 0 in the header (the article's C).
 	req := netlink.SeedRequest(0, "Hello you!")

@@ -36,17 +36,7 @@ func main() {
 	mod := reprokit.MustModule()
 	showSockets()
 
-	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 0})
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
-	port, err := c.PID()
-	if err != nil {
-		reprokit.Fatalf("%v", err)
-	}
-	if err := c.SetReceiveTimeout(5 * time.Second); err != nil {
-		reprokit.Fatalf("%v", err)
-	}
+	c, port := reprokit.MustDial(0, 5*time.Second)
 	hello := netlink.Message{Header: netlink.Header{Type: netlink.MinType, PID: port}, Data: []byte("to myself")}
 	if err := c.SendTo(hello, port, 0); err != nil {
 		reprokit.Fatalf("%v", err)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/userspace/netlink"
 )
 
 // The two modules a reproducer can meet, as /proc/modules names them.
@@ -44,6 +46,23 @@ func Logf(format string, args ...any) {
 func Fatalf(format string, args ...any) {
 	Logf("FAIL: "+format, args...)
 	os.Exit(1)
+}
+
+// MustDial opens a NETLINK_TEST socket bound to port (0: the kernel picks
+// one) with a receive timeout, and returns it with its port; it exits when
+// it cannot.
+func MustDial(port uint32, timeout time.Duration) (*netlink.Conn, uint32) {
+	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: port})
+	if err != nil {
+		Fatalf("%v", err)
+	}
+	if port, err = c.PID(); err != nil {
+		Fatalf("%v", err)
+	}
+	if err := c.SetReceiveTimeout(timeout); err != nil {
+		Fatalf("%v", err)
+	}
+	return c, port
 }
 
 // Module returns which of Seed and Fixed is loaded.
