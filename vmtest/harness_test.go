@@ -66,6 +66,7 @@ func TestHungGuestIsKilled(t *testing.T) {
 	var vmErr *vm.Error
 	require.ErrorAs(t, err, &vmErr)
 	assert.Less(t, time.Since(start), timeout+time.Minute, "killed at the timeout, not later")
+	assert.True(t, vmErr.TimedOut, "the error says it was a timeout, for callers such as netlvm repro")
 	assert.Contains(t, err.Error(), fmt.Sprintf("did not exit within %s", timeout))
 	assert.Contains(t, err.Error(), "about-to-hang", "the console tail")
 	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")

@@ -187,7 +187,7 @@ func (c Case) runOne(ctx context.Context, root, module, series, bin string, prog
 	var vmErr *vm.Error
 	switch c.Expect.Kind {
 	case "hang":
-		if errors.As(runErr, &vmErr) && strings.Contains(vmErr.What, "did not exit within") {
+		if errors.As(runErr, &vmErr) && vmErr.TimedOut {
 			o.Showed, o.Evidence = true, fmt.Sprintf("no answer within %s; last line: %s", c.timeout, lastOf(vmErr.Result.Tail))
 			return o
 		}

@@ -62,8 +62,9 @@ type Result struct {
 // Error is a run that did not end with the guest reporting a status: a
 // kernel that did not boot, a guest that hung or panicked.
 type Error struct {
-	What   string
-	Result *Result
+	What     string
+	TimedOut bool // the guest was killed at the timeout (a hang, to a reproducer)
+	Result   *Result
 }
 
 func (e *Error) Error() string {
@@ -181,7 +182,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	switch {
 	case timedOut:
-		return res, &Error{What: fmt.Sprintf("the guest did not exit within %s (%s); killed it", cfg.Timeout, res.Accel), Result: res}
+		return res, &Error{What: fmt.Sprintf("the guest did not exit within %s (%s); killed it", cfg.Timeout, res.Accel), TimedOut: true, Result: res}
 	case tail.contains("Kernel panic"):
 		return res, &Error{What: "the guest kernel panicked", Result: res}
 	case waitErr != nil:
