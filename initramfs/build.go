@@ -1,13 +1,11 @@
 // Package initramfs assembles the u-root initramfs that every netl guest
 // boots: u-root's init, netl's guest init (netlinit), the netlctl client and
 // a few shell tools. Nothing in it changes from run to run; the module, the
-// program and its arguments travel through the 9p share (see RunSpec), so
+// program and its arguments travel through the 9p share (contract.RunSpec), so
 // the image is built once per content and kept in the cache.
 package initramfs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +18,8 @@ import (
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
+
+	"github.com/netl-dev/netl/internal/cache"
 )
 
 // busybox commands: u-root's init, netl's uinit, and what an interactive
@@ -49,16 +49,16 @@ var binaries = []string{
 }
 
 // sources are the repository paths whose content decides the image.
-var sources = []string{"go.mod", "go.sum", "initramfs", "userspace"}
+var sources = []string{"go.mod", "go.sum", "initramfs", "userspace", "internal/contract"}
 
 // Ensure returns the path of the cached initramfs for the repository at
 // root, building it when its inputs changed.
-func Ensure(root, cache string, progress io.Writer) (string, error) {
+func Ensure(root, cacheDir string, progress io.Writer) (string, error) {
 	key, err := inputsKey(root)
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(cache, "initramfs")
+	dir := filepath.Join(cacheDir, "initramfs")
 	final := filepath.Join(dir, key+".cpio")
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
@@ -99,8 +99,8 @@ func Ensure(root, cache string, progress io.Writer) (string, error) {
 // inputsKey hashes what the image is built from: the Go toolchain, the
 // module graph and the sources of the commands in it.
 func inputsKey(root string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	h := cache.NewKey()
+	h.Printf("%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	for _, s := range sources {
 		err := filepath.WalkDir(filepath.Join(root, s), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -114,13 +114,12 @@ func inputsKey(root string) (string, error) {
 				return err
 			}
 			rel, _ := filepath.Rel(root, path)
-			fmt.Fprintf(h, "%s %d\n", rel, len(data))
-			h.Write(data)
+			h.Part(rel, data)
 			return nil
 		})
 		if err != nil {
 			return "", fmt.Errorf("hashing initramfs inputs: %w", err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return h.String(16), nil
 }

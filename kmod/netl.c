@@ -252,13 +252,15 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 		(int)strnlen(data, len), data);
 
 	for (i = 0; i < count; i++) {
-		if (i && interval) {
-			msleep(interval);
-			if (fatal_signal_pending(current)) {
-				pr_debug("port %u: sender killed after %u of %u replies\n",
-					 portid, i, count);
-				return -EINTR;
-			}
+		/*
+		 * Killable, not msleep(): the sender stays in D state (C3),
+		 * but the hung-task detector, which B6 shows on the seed,
+		 * does not flag it, and SIGKILL ends the series.
+		 */
+		if (i && interval && !netl_sleep_killable(interval)) {
+			pr_debug("port %u: sender killed after %u of %u replies\n",
+				 portid, i, count);
+			return -EINTR;
 		}
 
 		err = netl_send(portid, seq, NETL_SEED_TYPE, netl_seed_payload,

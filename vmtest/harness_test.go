@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
 	"github.com/netl-dev/netl/internal/vm"
@@ -30,8 +31,10 @@ func TestRunReportsExitStatus(t *testing.T) {
 	var console bytes.Buffer
 	res, err := s.Run(context.Background(), harness.Run{Program: script, Console: &console})
 	require.NoError(t, err)
-	assert.Equal(t, 3, res.Status.ExitCode, "exit status of the guest program")
-	assert.Equal(t, "done", res.Status.Stage)
+	assert.Equal(t, 3, res.ExitCode(), "exit status of the guest program")
+	assert.Equal(t, contract.StageDone, res.Stage())
+	assert.Empty(t, res.Reports, "a clean run")
+	assert.FileExists(t, res.ConsoleLog, "the console is kept where a failure can be read")
 	assert.Contains(t, console.String(), "netl-script-ran")
 
 	_, err = s.Run(context.Background(), harness.Run{Program: filepath.Join(t.TempDir(), "missing")})
@@ -42,7 +45,7 @@ func TestRunRejectsBadModuleParameter(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute, ModParams: "reply_count=0"})
 	res, err := s.Run(context.Background(), harness.Run{Program: "/bbin/ls", Guest: true})
 	require.NoError(t, err, "the guest reports a failed load; it is not a VM failure")
-	assert.Equal(t, "module", res.Status.Stage, "where the run stopped")
+	assert.Equal(t, contract.StageModule, res.Stage(), "where the run stopped")
 	assert.Contains(t, res.Status.Error, `parameters "reply_count=0"`)
 	assert.Contains(t, strings.Join(res.Tail, "\n"), "reply_count must be an integer from 1 to 100", "the module's own message")
 
@@ -58,15 +61,17 @@ func TestHungGuestIsKilled(t *testing.T) {
 	if s.Kernel.Debug {
 		timeout = 90 * time.Second
 	}
-	s.Opts.Timeout = timeout
 	script := filepath.Join(t.TempDir(), "hang.sh")
 	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho about-to-hang\nsleep 3600\n"), 0o755))
 	start := time.Now()
-	_, err := s.Run(context.Background(), harness.Run{Program: script})
+	res, err := s.Run(context.Background(), harness.Run{Program: script, Timeout: timeout})
 	var vmErr *vm.Error
 	require.ErrorAs(t, err, &vmErr)
 	assert.Less(t, time.Since(start), timeout+time.Minute, "killed at the timeout, not later")
-	assert.True(t, vmErr.TimedOut, "the error says it was a timeout, for callers such as netlvm repro")
+	require.NotNil(t, res, "a hung run still has a result")
+	assert.True(t, res.TimedOut, "the result says it was a timeout, for callers such as netlvm repro")
+	assert.Equal(t, err, res.Err)
+	assert.Equal(t, -1, res.ExitCode())
 	assert.Contains(t, err.Error(), fmt.Sprintf("did not exit within %s", timeout))
 	assert.Contains(t, err.Error(), "about-to-hang", "the console tail")
 	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")
@@ -97,4 +102,35 @@ func TestModuleBuildFailureShowsCompiler(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "broken.c:3")
 	assert.Contains(t, err.Error(), "undefined_thing")
+}
+
+func TestRunReportsKernelReportsAndTaint(t *testing.T) {
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
+	// A WARNING-shaped line in the kernel log after the program started,
+	// and a taint flag (W, 512) set with nothing printed: both come back
+	// in the one result, placed after the program's start.
+	script := filepath.Join(t.TempDir(), "report.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\n"+
+		"echo '<4>WARNING: CPU: 0 PID: 1 at netl-harness-test.c:1 fake+0x0/0x0' > /dev/kmsg\n"+
+		"echo 512 > /proc/sys/kernel/tainted\n"), 0o755))
+	res, err := s.Run(context.Background(), harness.Run{Program: script})
+	require.NoError(t, err)
+	require.Equal(t, 0, res.ExitCode())
+	var kinds []string
+	for _, r := range res.Reports {
+		kinds = append(kinds, r.Kind)
+		assert.True(t, r.InProgram, "%s came after the program started", r.Title)
+	}
+	assert.Contains(t, kinds, "WARNING")
+	require.NotEmpty(t, res.Failures(false), "a run with kernel reports is not a pass")
+	assert.Contains(t, res.Failures(false)[0].Reason, "WARNING")
+
+	// The taint alone, with no line printed, still fails the run.
+	script2 := filepath.Join(t.TempDir(), "taint.sh")
+	require.NoError(t, os.WriteFile(script2, []byte("#!/bin/sh\necho 512 > /proc/sys/kernel/tainted\n"), 0o755))
+	res, err = s.Run(context.Background(), harness.Run{Program: script2})
+	require.NoError(t, err)
+	require.Len(t, res.Reports, 1)
+	assert.Equal(t, "taint", res.Reports[0].Kind)
+	assert.Contains(t, res.Reports[0].Title, "gained W")
 }

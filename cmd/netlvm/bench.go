@@ -11,7 +11,6 @@ import (
 	"github.com/netl-dev/netl/internal/floor"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
-	"github.com/netl-dev/netl/internal/vm"
 )
 
 // benchCmd measures, per series, the floor (a bare QEMU boot of the same
@@ -62,12 +61,11 @@ func benchSeries(series string, n int, floorCPIO, guestBin string) error {
 	}
 	var floorWall, prep, wall, boot, clock, prog []time.Duration
 	for i := 0; i < n; i++ {
-		res, err := vm.Run(context.Background(), vm.Config{Kernel: sess.Kernel.BzImage(), Initramfs: floorCPIO,
-			Cache: sess.Cache, Timeout: time.Minute})
+		fw, err := sess.BareBoot(context.Background(), floorCPIO)
 		if err != nil {
 			return fmt.Errorf("floor boot: %w", err)
 		}
-		floorWall = append(floorWall, res.Wall)
+		floorWall = append(floorWall, fw)
 
 		// A warm harness run as `go test ./vmtest/...` makes it: find
 		// the kernel, module and initramfs in the cache, boot, test.
@@ -77,18 +75,18 @@ func benchSeries(series string, n int, floorCPIO, guestBin string) error {
 			return err
 		}
 		prep = append(prep, time.Since(start))
-		r, err := s.Run(context.Background(), harness.Run{Program: guestBin,
-			Args: []string{"-test.timeout=4m"}, Env: []string{"NETL_MODULE=/netl/netl.ko"}, Stdout: "guest.out"})
+		// The same suite run as go test ./vmtest/... makes (RunSuite).
+		r, err := s.RunSuite(context.Background(), harness.Suite{Binary: guestBin}, harness.Run{})
 		if err != nil {
 			return fmt.Errorf("harness run: %w", err)
 		}
-		if r.Status.ExitCode != 0 {
-			return fmt.Errorf("the guest suite failed (exit %d): run go test ./vmtest/... for details", r.Status.ExitCode)
+		if f := r.Failures(false); len(f) > 0 {
+			return fmt.Errorf("the guest suite failed (%s; console %s): a benchmark of a failing run measures nothing", f[0], r.ConsoleLog)
 		}
 		wall = append(wall, time.Since(start))
-		boot = append(boot, s.Phases.Boot)
-		clock = append(clock, s.Phases.Clock)
-		prog = append(prog, s.Phases.Program)
+		boot = append(boot, r.Phases.Boot)
+		clock = append(clock, r.Phases.Clock)
+		prog = append(prog, r.Phases.Program)
 	}
 	fmt.Printf("kernel %s (%s), %d runs each, accelerator as printed by netlvm run\n", series, sess.Kernel.Release, n)
 	row := func(name string, d []time.Duration) {

@@ -19,14 +19,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
-	"github.com/netl-dev/netl/internal/splat"
 	"github.com/netl-dev/netl/internal/vm"
 )
 
@@ -163,11 +162,8 @@ func kernelCmd(args []string) error {
 		}
 		return nil
 	case "build":
-		if err := harness.EnsureHostDeps(os.Stderr); err != nil {
-			return err
-		}
 		for _, s := range series {
-			k, err := kernel.Ensure(kernel.Options{Series: s, Source: *src, Debug: *debug, Progress: os.Stderr})
+			k, err := harness.EnsureKernel(harness.Options{Series: s, KernelSrc: *src, Debug: *debug, Progress: os.Stderr})
 			if err != nil {
 				return err
 			}
@@ -242,12 +238,7 @@ func runCmd(args []string, shell bool) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	consoleLog := *console
-	if consoleLog == "" {
-		consoleLog = filepath.Join(s.Cache, "logs", "run-"+time.Now().Format("20060102-150405")+".console.log")
-	}
-	_ = os.MkdirAll(filepath.Dir(consoleLog), 0o755)
-	r := harness.Run{Console: &bootFilter{w: os.Stdout, pass: *verbose}, ConsoleLog: consoleLog}
+	r := harness.Run{Console: &bootFilter{w: os.Stdout, pass: *verbose}, ConsoleLog: *console}
 	if shell {
 		r.Program, r.Guest, r.Interactive = "/bbin/gosh", true, true
 		restore, err := rawTerminal()
@@ -259,34 +250,28 @@ func runCmd(args []string, shell bool) (int, error) {
 		r.Program, r.Args = fs.Arg(0), fs.Args()[1:]
 	}
 	res, err := s.Run(ctx, r)
-	if res != nil {
-		fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\nnetl: console log %s\n",
-			s.Kernel.Release, res.Accel, res.AccelReason, s.Phases, consoleLog)
-	}
-	// A kernel report fails the run whatever the program's own status.
-	if console, rerr := os.ReadFile(consoleLog); rerr == nil {
-		reports, serr := splat.Scan(string(console), splat.Patterns, nil)
-		if serr != nil {
-			return 1, serr
-		}
-		for _, rep := range reports {
-			fmt.Fprintf(os.Stderr, "netl: %s\n", rep)
-		}
-		if len(reports) > 0 {
-			return 1, fmt.Errorf("the kernel reported %d problem(s); first: %s", len(reports), reports[0].Title)
-		}
-	}
-	if err != nil {
+	if res == nil {
 		return 1, err
 	}
-	st := res.Status
-	if st.Error != "" && st.Stage != "done" {
-		return 1, fmt.Errorf("guest: %s", st.Error)
+	fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\nnetl: console log %s\n",
+		res.Release, res.Accel, res.AccelReason, res.Phases, res.ConsoleLog)
+	// A kernel report fails the run whatever the program's own status.
+	for _, rep := range res.Reports {
+		fmt.Fprintf(os.Stderr, "netl: %s\n", rep)
 	}
-	if st.ExitCode != 0 {
-		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), st.ExitCode)
+	if res.Err != nil {
+		return 1, res.Err
 	}
-	return st.ExitCode, nil
+	if len(res.Reports) > 0 {
+		return 1, fmt.Errorf("the kernel reported %d problem(s); first: %s", len(res.Reports), res.Reports[0].Title)
+	}
+	if res.Stage() != contract.StageDone {
+		return 1, fmt.Errorf("guest stopped at stage %s: %s", res.Stage(), res.Status.Error)
+	}
+	if res.ExitCode() != 0 {
+		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), res.ExitCode())
+	}
+	return res.ExitCode(), nil
 }
 
 // bootFilter hides the kernel's boot messages from the terminal until init

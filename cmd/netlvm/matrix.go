@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -15,22 +13,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netl-dev/netl/initramfs"
+	"github.com/netl-dev/netl/internal/claims"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
 )
 
-// testCmd runs the VM suite (go test ./vmtest/...) on one series or on
-// every pinned one, VMs side by side as far as the cores allow, and prints
-// one table: rows are tests, columns are series. One kernel's failure does
-// not stop the others.
+// testCmd runs the guest suite on one series or on every pinned one, VMs
+// side by side as far as the cores allow, and prints one table: rows are
+// tests, columns are series. Each series' run is one harness.Result; one
+// kernel's failure does not stop the others.
 func testCmd(args []string) (int, error) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
 	jobs := fs.Int("j", runtime.NumCPU(), "series tested at once")
-	run := fs.String("run", "", "only guest tests matching this regexp (NETL_GUEST_RUN)")
-	debug := fs.Bool("debug", false, "the debug flavour of each kernel (NETL_DEBUG)")
-	logDir := fs.String("logs", "", "directory for each series' go test -json output (default: the cache's logs/)")
+	run := fs.String("run", "", "only guest tests matching this regexp")
+	debug := fs.Bool("debug", false, "the debug flavour of each kernel")
+	logDir := fs.String("logs", "", "directory for each series' results and console (default: the cache's logs/)")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
@@ -52,36 +50,46 @@ func testCmd(args []string) (int, error) {
 	if err := os.MkdirAll(*logDir, 0o755); err != nil {
 		return 1, err
 	}
-	if err := harness.EnsureHostDeps(os.Stderr); err != nil {
-		return 1, err
-	}
-	// Kernels first, one at a time: a build uses every core, and two at
-	// once only thrash. Then the suites, side by side.
-	for _, s := range list {
-		if _, err := kernel.Ensure(kernel.Options{Series: s, Debug: *debug, Progress: os.Stderr}); err != nil {
-			fmt.Fprintf(os.Stderr, "netlvm: kernel %s: %v\n", s, err)
-		}
-	}
-
-	// The initramfs is the same for every series: build it once here
-	// rather than in each of the runs side by side.
-	if _, err := initramfs.Ensure(root, cache, os.Stderr); err != nil {
-		return 1, err
-	}
-
+	// Kernels, modules and the initramfs first, one series at a time: a
+	// build uses every core, and two at once only thrash. Then the
+	// suites, side by side.
+	sessions := make(map[string]*harness.Session)
 	results := make(map[string]*seriesResult)
+	for _, s := range list {
+		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Progress: os.Stderr})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "netlvm: %s: %v\n", s, err)
+			results[s] = &seriesResult{err: firstLine(err.Error()), tests: map[string]cell{}}
+			continue
+		}
+		sessions[s] = sess
+	}
+	tmp, err := os.MkdirTemp("", "netl-test-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+	bin, err := harness.BuildGuestTests(root, tmp)
+	if err != nil {
+		return 1, err
+	}
+
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(1, *jobs))
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, s := range list {
+		sess := sessions[s]
+		if sess == nil {
+			continue
+		}
 		wg.Add(1)
 		go func(s string) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			name := s + map[bool]string{true: "-debug"}[*debug]
-			r := runSeries(root, s, *run, *debug, filepath.Join(*logDir, "test-"+name+".json"))
+			r := runSeries(sess, bin, *run, filepath.Join(*logDir, "test-"+name))
 			mu.Lock()
 			results[s] = r
 			mu.Unlock()
@@ -90,7 +98,7 @@ func testCmd(args []string) (int, error) {
 	}
 	wg.Wait()
 	fmt.Print(matrixTable(list, results))
-	fmt.Printf("\n%d series in %s; go test -json logs in %s\n", len(list), time.Since(start).Round(time.Second), *logDir)
+	fmt.Printf("\n%d series in %s; results and console logs in %s\n", len(list), time.Since(start).Round(time.Second), *logDir)
 	for _, s := range list {
 		if !results[s].ok {
 			return 1, nil
@@ -122,47 +130,87 @@ func (r *seriesResult) summary() string {
 	return fmt.Sprintf("%d passed, %d failed, %d skipped", n["pass"], n["fail"], n["skip"])
 }
 
-// runSeries runs go test -json on the VM suite for one series and keeps the
-// result of every test.
-func runSeries(root, series, run string, debug bool, logPath string) *seriesResult {
+// runSeries runs the guest suite on one prepared series and reads its one
+// result: a cell per guest test, and whatever failed outside the tests.
+// It keeps the console (PREFIX.console.log), a summary of the result
+// (PREFIX.json) and the claims table in the logs.
+func runSeries(sess *harness.Session, bin, run, prefix string) *seriesResult {
 	start := time.Now()
-	cmd := exec.Command("go", "test", "-json", "-count=1", "-timeout=30m", "./vmtest/...")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "NETL_KERNEL="+series)
-	if run != "" {
-		cmd.Env = append(cmd.Env, "NETL_GUEST_RUN="+run)
+	res, err := sess.RunSuite(context.Background(), harness.Suite{Binary: bin, Run: run},
+		harness.Run{ConsoleLog: prefix + ".console.log"})
+	r := &seriesResult{took: time.Since(start), tests: map[string]cell{}}
+	if res == nil {
+		r.err = firstLine(err.Error())
+		return r
 	}
-	if debug {
-		cmd.Env = append(cmd.Env, "NETL_DEBUG=1")
+	ci := os.Getenv("CI") != ""
+	failures := res.Failures(ci)
+	for _, t := range res.Tests {
+		c := cell{state: t.Action, reason: firstReason(t.Output)}
+		if c.state == "" {
+			c.state = "fail"
+		}
+		for _, f := range failures {
+			if f.Test == t.Name {
+				c.state = "fail"
+				if c.reason == "" || len(t.Reports) > 0 {
+					c.reason = f.Reason
+				}
+			}
+		}
+		r.tests["TestGuest/"+t.Name] = c
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	_ = os.WriteFile(logPath, out, 0o644)
-	r := &seriesResult{ok: err == nil, took: time.Since(start), tests: map[string]cell{}}
-	outputs := map[string]*strings.Builder{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 4<<20), 4<<20)
-	for sc.Scan() {
-		var e struct{ Action, Test, Output string }
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Test == "" {
-			continue
-		}
-		if outputs[e.Test] == nil {
-			outputs[e.Test] = &strings.Builder{}
-		}
-		switch e.Action {
-		case "output":
-			outputs[e.Test].WriteString(e.Output)
-		case "pass", "fail", "skip":
-			r.tests[e.Test] = cell{state: e.Action, reason: firstReason(outputs[e.Test].String())}
+	var outside []string
+	for _, f := range failures {
+		if f.Test == "" {
+			outside = append(outside, f.Reason)
 		}
 	}
-	if len(r.tests) == 0 {
-		r.ok = false
-		r.err = strings.TrimSpace(lastLine(stderr.String() + string(out)))
+	if len(outside) > 0 {
+		r.err = strings.Join(outside, "; ")
 	}
+	if len(res.Tests) == 0 && r.err == "" {
+		r.err = "the guest ran no tests"
+	}
+	r.ok = len(failures) == 0 && r.err == ""
+	if run == "" && res.Completed() {
+		got := claims.FromTests(res.Tests)
+		_ = os.WriteFile(filepath.Join(filepath.Dir(prefix), "claims-"+res.Series+".md"), []byte(claims.Table(res.Series+" ("+res.Release+")", got)), 0o644)
+	}
+	writeSummary(prefix+".json", res, failures)
 	return r
+}
+
+// writeSummary keeps what CI uploads and a reader opens after a red run:
+// each test's result and reports, and every failure, as JSON.
+func writeSummary(path string, res *harness.Result, failures []harness.Failure) {
+	type test struct {
+		Name, Action string
+		Seconds      float64
+		Reports      []string `json:",omitempty"`
+		Output       string
+	}
+	sum := struct {
+		Series, Release, Accel, Stage, ConsoleLog string
+		ExitCode                                  int
+		TimedOut                                  bool
+		Failures                                  []string
+		Tests                                     []test
+		Phases                                    string
+	}{Series: res.Series, Release: res.Release, Accel: res.Accel, Stage: res.Stage(), ConsoleLog: res.ConsoleLog,
+		ExitCode: res.ExitCode(), TimedOut: res.TimedOut, Phases: res.Phases.String()}
+	for _, f := range failures {
+		sum.Failures = append(sum.Failures, f.String())
+	}
+	for _, t := range res.Tests {
+		tt := test{Name: t.Name, Action: t.Action, Seconds: t.Elapsed.Seconds(), Output: t.Output}
+		for _, r := range t.Reports {
+			tt.Reports = append(tt.Reports, r.String())
+		}
+		sum.Tests = append(sum.Tests, tt)
+	}
+	data, _ := json.MarshalIndent(sum, "", "  ")
+	_ = os.WriteFile(path, data, 0o644)
 }
 
 // firstReason picks the lines that say why a test failed or skipped:
@@ -187,9 +235,9 @@ func firstReason(out string) string {
 	return ""
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 func matrixTable(series []string, results map[string]*seriesResult) string {

@@ -19,6 +19,7 @@ import (
 func reproCmd(args []string) (int, error) {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
+	md := fs.String("markdown", "", "also write the verdict table as Markdown to this file (the CI job summary)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2, usageError(err.Error())
@@ -43,33 +44,25 @@ func reproCmd(args []string) (int, error) {
 		return 2, err
 	}
 	code := 0
-	fmt.Printf("%-4s %-6s %-14s %-8s %-9s %s\n", "CASE", "KERNEL", "VERDICT", "BUGGY", "FIXED", "EVIDENCE")
+	var rows []repro.Verdict
+	fmt.Printf("%-4s %-6s %-25s %-7s %-7s %s\n", "CASE", "KERNEL", "VERDICT", "BUGGY", "FIXED", "EVIDENCE")
 	for _, c := range cases {
 		for _, s := range list {
 			start := time.Now()
 			v := repro.Run(context.Background(), root, c, s, os.Stderr)
-			verdict := "reproduced"
-			switch {
-			case v.Buggy.Failed || v.Fixed.Failed:
-				// Not a verdict on the bug: the harness could not run it.
-				verdict, code = "error", 1
-			case !v.Reproduced:
-				verdict = "not reproduced"
-				if c.Expect.Kind != "none" {
-					code = 1
-				}
+			if !v.OK() {
+				code = 1
 			}
-			fmt.Printf("%-4s %-6s %-14s %-8s %-9s %s: %s | netl.ko: %s (%s)\n", c.ID, s, verdict,
-				shown(v.Buggy.Showed), shown(v.Fixed.Showed), c.Module, v.Buggy.Evidence, v.Fixed.Evidence,
+			rows = append(rows, v)
+			fmt.Printf("%-4s %-6s %-25s %-7s %-7s %s | %s: %s | netl.ko: %s (%s)\n", c.ID, s, v.Verdict,
+				v.Buggy.Class, v.Fixed.Class, v.Reason, c.Module, v.Buggy.Evidence, v.Fixed.Evidence,
 				time.Since(start).Round(100*time.Millisecond))
 		}
 	}
-	return code, nil
-}
-
-func shown(b bool) string {
-	if b {
-		return "shows"
+	if *md != "" {
+		if err := os.WriteFile(*md, []byte(repro.Markdown(rows)), 0o644); err != nil {
+			return 1, err
+		}
 	}
-	return "absent"
+	return code, nil
 }

@@ -20,13 +20,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/netl-dev/netl/initramfs"
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 func main() {
 	st := run()
 	if data, err := json.Marshal(st); err == nil {
-		if err := os.WriteFile(filepath.Join(initramfs.ShareDir, "status.json"), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(contract.ShareDir, contract.StatusFile), data, 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "netl: writing status: %v\n", err)
 		}
 	}
@@ -34,7 +34,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "netl: %s\n", st.Error)
 	}
 	unix.Sync()
-	_ = unix.Unmount(initramfs.ShareDir, 0)
+	_ = unix.Unmount(contract.ShareDir, 0)
 	// Reboot, not power off: the harness's kernels are built without ACPI
 	// (kernel-config/base.config), where power-off only halts the CPU.
 	// A reset works on any x86 kernel, and QEMU runs with -no-reboot.
@@ -44,24 +44,24 @@ func main() {
 	select {} // init must not exit; the kernel is resetting the machine
 }
 
-func run() initramfs.Status {
-	st := initramfs.Status{Stage: "module", ExitCode: -1, BootSeconds: uptime()}
-	if err := os.MkdirAll(initramfs.ShareDir, 0o755); err != nil {
+func run() (st contract.Status) {
+	st = contract.Status{Stage: contract.StageSetup, ExitCode: -1, BootSeconds: uptime()}
+	if err := os.MkdirAll(contract.ShareDir, 0o755); err != nil {
 		st.Error = err.Error()
 		return st
 	}
 	// msize: Linux's 8 KiB default makes large files (test binaries) crawl.
-	if err := unix.Mount(initramfs.ShareTag, initramfs.ShareDir, "9p", 0,
+	if err := unix.Mount(contract.ShareTag, contract.ShareDir, "9p", 0,
 		"trans=virtio,version=9p2000.L,msize=1048576,cache=loose"); err != nil {
-		st.Error = fmt.Sprintf("mounting the host share (9p tag %q): %v", initramfs.ShareTag, err)
+		st.Error = fmt.Sprintf("mounting the host share (9p tag %q): %v", contract.ShareTag, err)
 		return st
 	}
-	data, err := os.ReadFile(filepath.Join(initramfs.ShareDir, "run.json"))
+	data, err := os.ReadFile(filepath.Join(contract.ShareDir, contract.RunFile))
 	if err != nil {
 		st.Error = fmt.Sprintf("reading run.json: %v", err)
 		return st
 	}
-	var spec initramfs.RunSpec
+	var spec contract.RunSpec
 	if err := json.Unmarshal(data, &spec); err != nil {
 		st.Error = fmt.Sprintf("parsing run.json: %v", err)
 		return st
@@ -82,8 +82,13 @@ func run() initramfs.Status {
 		st.Error = fmt.Sprintf("bringing up lo: %v", err)
 		return st
 	}
+	st.TaintedBefore = tainted()
+	// Read again however the run ends: a taint the module's load or the
+	// program left is a failure even when the kernel printed nothing.
+	defer func() { st.TaintedAfter = tainted() }()
+	st.Stage = contract.StageModule
 	if spec.Module != "" {
-		if err := loadModule(filepath.Join(initramfs.ShareDir, spec.Module), spec.ModParams); err != nil {
+		if err := loadModule(filepath.Join(contract.ShareDir, spec.Module), spec.ModParams); err != nil {
 			st.Error = err.Error()
 			return st
 		}
@@ -97,23 +102,29 @@ func run() initramfs.Status {
 	}
 	st.ClockSeconds = time.Since(clock).Seconds()
 
-	st.Stage = "program"
+	st.Stage = contract.StageProgram
 	prog := spec.Program
 	if !filepath.IsAbs(prog) && !strings.HasPrefix(prog, "/") {
-		prog = filepath.Join(initramfs.ShareDir, prog)
+		prog = filepath.Join(contract.ShareDir, prog)
 	}
 	cmd := exec.Command(prog, spec.Args...)
-	cmd.Dir = initramfs.ShareDir
+	cmd.Dir = contract.ShareDir
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if spec.Stdout != "" {
-		f, err := os.Create(filepath.Join(initramfs.ShareDir, spec.Stdout))
+		f, err := os.Create(filepath.Join(contract.ShareDir, spec.Stdout))
 		if err != nil {
 			st.Error = err.Error()
 			return st
 		}
 		defer f.Close()
 		cmd.Stdout = f
+	}
+	// Reports before this line come from boot or the module's load; a
+	// reproducer's verdict counts only what comes after it.
+	if err := contract.Kmsg(contract.MarkProgram()); err != nil {
+		st.Error = fmt.Sprintf("marking the kernel log: %v", err)
+		return st
 	}
 	start := time.Now()
 	err = cmd.Run()
@@ -132,8 +143,22 @@ func run() initramfs.Status {
 		st.Error = fmt.Sprintf("running %s: %v", spec.Program, err)
 		return st
 	}
-	st.Stage = "done"
+	st.Stage = contract.StageDone
 	return st
+}
+
+// tainted reads the kernel's taint mask; all ones when it cannot, so that
+// an unreadable mask is never taken for a clean kernel.
+func tainted() uint64 {
+	data, err := os.ReadFile("/proc/sys/kernel/tainted")
+	if err != nil {
+		return ^uint64(0)
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		return ^uint64(0)
+	}
+	return v
 }
 
 // waitForHighRes waits until the kernel runs its tick in high-resolution

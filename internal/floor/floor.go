@@ -4,47 +4,38 @@
 package floor
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+
+	"github.com/u-root/mkuimage/cpio"
+
+	"github.com/netl-dev/netl/internal/gobuild"
 )
 
 // Initramfs builds floorinit and packs it as /init into a newc cpio at
-// dir/floor.cpio.
+// dir/floor.cpio, with mkuimage's cpio writer (the one u-root's images use).
 func Initramfs(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "floorinit")
-	cmd := exec.Command("go", "build", "-o", bin, "./internal/floor/floorinit")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building floorinit: %w\n%s", err, out)
+	if err := gobuild.Static(root, "build", "-o", bin, "./internal/floor/floorinit"); err != nil {
+		return "", err
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	writeEntry(&b, 1, "init", 0o100755, data)
-	writeEntry(&b, 2, "TRAILER!!!", 0, nil)
 	out := filepath.Join(dir, "floor.cpio")
-	return out, os.WriteFile(out, b.Bytes(), 0o644)
-}
-
-// writeEntry writes one newc cpio entry (the format the kernel unpacks).
-func writeEntry(b *bytes.Buffer, ino int, name string, mode uint32, data []byte) {
-	fmt.Fprintf(b, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name)+1, 0)
-	b.WriteString(name)
-	b.WriteByte(0)
-	pad(b)
-	b.Write(data)
-	pad(b)
-}
-
-func pad(b *bytes.Buffer) {
-	for b.Len()%4 != 0 {
-		b.WriteByte(0)
+	f, err := os.Create(out)
+	if err != nil {
+		return "", err
 	}
+	w := cpio.Newc.Writer(f)
+	if err := cpio.WriteRecordsAndDirs(w, []cpio.Record{cpio.StaticFile("init", string(data), 0o755)}); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		f.Close()
+		return "", err
+	}
+	return out, f.Close()
 }

@@ -6,11 +6,9 @@ package harness
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,7 +16,7 @@ import (
 	netl "github.com/netl-dev/netl"
 	"github.com/netl-dev/netl/initramfs"
 	"github.com/netl-dev/netl/internal/kernel"
-	"github.com/netl-dev/netl/internal/vm"
+	"github.com/netl-dev/netl/internal/splat"
 )
 
 // Options select what a Session boots.
@@ -35,21 +33,9 @@ type Options struct {
 	Append []string
 	// Progress receives what the harness is doing (builds, accelerator).
 	Progress io.Writer
-}
-
-// Phases are the wall times of a run's steps.
-type Phases struct {
-	Kernel, Module, Initramfs time.Duration
-	Boot                      time.Duration // kernel start to netl's init (guest uptime)
-	Clock                     time.Duration // init waiting for high-resolution timers
-	Program                   time.Duration // the program in the guest
-	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and the final reset
-}
-
-func (p Phases) String() string {
-	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + clock settle %s + program %s + firmware/modload/reset %s",
-		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Clock), r(p.Program), r(p.VM-p.Boot-p.Clock-p.Program))
+	// Allow lists kernel reports that do not fail a run, each with its
+	// reason; empty, every report counts.
+	Allow []splat.Allow
 }
 
 // Session is a prepared kernel, module and initramfs.
@@ -60,7 +46,9 @@ type Session struct {
 	Kernel    *kernel.Kernel
 	Module    string // host path of the .ko; empty with Module "none"
 	Initramfs string
-	Phases    Phases
+	// Prepared holds the wall times of Prepare's steps (kernel, module,
+	// initramfs); every Result starts from them.
+	Prepared Phases
 }
 
 // Prepare makes sure everything a run needs exists, building what the
@@ -96,11 +84,13 @@ func Prepare(opts Options) (*Session, error) {
 			return nil, fmt.Errorf("module %q: want netl, seed, none, a .ko file or a directory with a Kbuild: %w", m, err)
 		}
 	}
-	kopts := kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug, Progress: opts.Progress}
-	if _, err := kernel.Plan(kopts); err != nil {
+	// The series is resolved here, once: the kernel carries its pin and
+	// fragments from now on.
+	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
+	if err != nil {
 		return nil, err
 	}
-	s := &Session{Opts: opts, Root: root}
+	s := &Session{Opts: opts, Root: root, Kernel: k}
 	if s.Cache, err = kernel.CacheDir(); err != nil {
 		return nil, err
 	}
@@ -108,10 +98,10 @@ func Prepare(opts Options) (*Session, error) {
 		return nil, err
 	}
 	t := time.Now()
-	if s.Kernel, err = kernel.Ensure(kopts); err != nil {
+	if err := k.Ensure(opts.Progress); err != nil {
 		return nil, err
 	}
-	s.Phases.Kernel = time.Since(t)
+	s.Prepared.Kernel = time.Since(t)
 
 	t = time.Now()
 	switch m := opts.Module; {
@@ -126,120 +116,14 @@ func Prepare(opts Options) (*Session, error) {
 	case m != "none":
 		s.Module, _ = filepath.Abs(m)
 	}
-	s.Phases.Module = time.Since(t)
+	s.Prepared.Module = time.Since(t)
 
 	t = time.Now()
 	if s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress); err != nil {
 		return nil, err
 	}
-	s.Phases.Initramfs = time.Since(t)
+	s.Prepared.Initramfs = time.Since(t)
 	return s, nil
-}
-
-// Run describes one program run in the guest.
-type Run struct {
-	// Program is a host file (static binary or script) copied into the
-	// guest, or an absolute guest path ("/bbin/gosh") when Guest is set.
-	Program string
-	Guest   bool
-	Args    []string
-	Env     []string
-	// Stdout, when set, is a file name in the share for the program's
-	// standard output; Share then holds it after the run.
-	Stdout string
-	// Share is the host directory shared with the guest; a temporary one
-	// when empty.
-	Share       string
-	Console     io.Writer // live console lines
-	ConsoleLog  string    // whole console; in Share when empty
-	Interactive bool
-}
-
-// Run boots the guest, loads the module, runs the program and returns the
-// guest's report. An error means the guest did not report: it did not boot,
-// hung, or panicked; the error carries the console tail and QEMU command.
-func (s *Session) Run(ctx context.Context, r Run) (*vm.Result, error) {
-	share := r.Share
-	if share == "" {
-		d, err := os.MkdirTemp("", "netl-run-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		share = d
-	}
-	spec := initramfs.RunSpec{ModParams: s.Opts.ModParams, Args: r.Args, Env: r.Env, Stdout: r.Stdout}
-	if s.Module != "" {
-		spec.Module = filepath.Base(s.Module)
-		if err := copyFile(s.Module, filepath.Join(share, spec.Module), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if r.Guest {
-		spec.Program = r.Program
-	} else {
-		st, err := os.Stat(r.Program)
-		if err != nil {
-			return nil, fmt.Errorf("program: %w", err)
-		}
-		if st.IsDir() {
-			return nil, fmt.Errorf("program %s is a directory", r.Program)
-		}
-		spec.Program = "bin/" + filepath.Base(r.Program)
-		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
-			return nil, err
-		}
-		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	_ = os.Remove(filepath.Join(share, "status.json"))
-	if err := initramfs.WriteSpec(share, spec); err != nil {
-		return nil, err
-	}
-	log := r.ConsoleLog
-	if log == "" {
-		log = filepath.Join(share, "console.log")
-	}
-	res, err := vm.Run(ctx, vm.Config{
-		Kernel:      s.Kernel.BzImage(),
-		Initramfs:   s.Initramfs,
-		Share:       share,
-		Timeout:     s.Opts.Timeout,
-		Cache:       s.Cache,
-		ConsoleLog:  log,
-		Console:     r.Console,
-		Interactive: r.Interactive,
-		Append:      s.Opts.Append,
-	})
-	if res != nil {
-		s.Phases.VM = res.Wall
-		if res.Status != nil {
-			s.Phases.Program = seconds(res.Status.ProgramSeconds)
-			s.Phases.Boot = seconds(res.Status.BootSeconds)
-			s.Phases.Clock = seconds(res.Status.ClockSeconds)
-		}
-	}
-	return res, err
-}
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// GuestPackage holds the tests that run inside the VM. Its test files carry
-// the netlguest build tag, so `go test ./...` on the host does not run them
-// outside a guest.
-const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
-
-// BuildGuestTests compiles the guest suite as a static test binary in dir.
-func BuildGuestTests(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "guest.test")
-	cmd := exec.Command("go", "test", "-c", "-tags", "netlguest", "-o", bin, GuestPackage)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the guest tests: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // kbuildModule returns the module a directory's Kbuild builds: the one
@@ -301,6 +185,20 @@ func isNetlRoot(d string) bool {
 		}
 	}
 	return false
+}
+
+// EnsureKernel builds (or finds in the cache) the kernel opts name, with
+// the host packages a build needs: netlvm kernel build, and the matrix,
+// which builds every kernel before it boots any.
+func EnsureKernel(opts Options) (*kernel.Kernel, error) {
+	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureHostDeps(opts.Progress); err != nil {
+		return nil, err
+	}
+	return k, k.Ensure(opts.Progress)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -44,6 +44,11 @@ type Kernel struct {
 	Release  string        `json:"release"` // uname -r of the built kernel
 	BuildFor time.Duration `json:"build_time"`
 	Dir      string        `json:"-"` // the build tree: make -C Dir M=... modules
+	// Pin is the pinned source (nil for a local tree or tarball), and
+	// Fragments the config fragments in merge order: resolved once, by
+	// Plan, and carried by the kernel from there on.
+	Pin       *Pin       `json:"-"`
+	Fragments []Fragment `json:"-"`
 }
 
 // BzImage is the kernel image QEMU boots.
@@ -74,7 +79,7 @@ func Plan(opts Options) (*Kernel, error) {
 	key := cacheKey(fmt.Sprintf("%s %s %s", p.Package, p.Version, p.SHA256), frags)
 	name := fmt.Sprintf("%s-%s%s-%s", p.Series, p.Version, flavour(opts.Debug), key)
 	return &Kernel{Series: p.Series, Version: p.Version, Source: p.Package, Key: key, Debug: opts.Debug,
-		Dir: filepath.Join(cache, "kernels", name)}, nil
+		Dir: filepath.Join(cache, "kernels", name), Pin: &p, Fragments: frags}, nil
 }
 
 // fragments are the series' fragments, the debug one when asked, then the
@@ -117,7 +122,7 @@ func planLocal(cache string, opts Options) (*Kernel, error) {
 	}
 	key := cacheKey(id, frags)
 	return &Kernel{Series: opts.Series, Version: "local", Source: abs, Key: key, Debug: opts.Debug,
-		Dir: filepath.Join(cache, "kernels", "local"+flavour(opts.Debug)+"-"+key)}, nil
+		Dir: filepath.Join(cache, "kernels", "local"+flavour(opts.Debug)+"-"+key), Fragments: frags}, nil
 }
 
 // sourceTree reports whether k is built from a local source directory (not
@@ -146,29 +151,37 @@ func (k *Kernel) Built() bool {
 }
 
 // Ensure returns the kernel for opts, building it first when the cache does
-// not hold it. Concurrent callers wait on a lock; a failed build leaves
-// nothing in the cache but its log.
+// not hold it (Plan, then Kernel.Ensure).
 func Ensure(opts Options) (*Kernel, error) {
 	k, err := Plan(opts)
 	if err != nil {
 		return nil, err
 	}
+	return k, k.Ensure(opts.Progress)
+}
+
+// Ensure builds the planned kernel when the cache does not hold it (and
+// remakes a local source tree). Concurrent callers wait on a lock; a failed
+// build leaves nothing in the cache but its log.
+func (k *Kernel) Ensure(progress io.Writer) error {
 	if k.Built() && !k.sourceTree() {
-		return k, nil
+		return nil
 	}
-	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
 	}
 	if err := CheckBuildTools(); err != nil {
-		return nil, err
+		return err
 	}
-	cache, _ := CacheDir()
+	cache, err := CacheDir()
+	if err != nil {
+		return err
+	}
 	lock, err := LockFile(filepath.Join(cache, "locks", filepath.Base(k.Dir)+".lock"), func() {
 		fmt.Fprintf(progress, "netl: waiting for another run that is building kernel %s\n", k.Series)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer lock.Unlock()
 	if k.Built() { // built before, or by whoever held the lock
@@ -177,10 +190,10 @@ func Ensure(opts Options) (*Kernel, error) {
 			// not a pin): make decides what to rebuild, in seconds when
 			// nothing changed.
 			if err := remake(cache, k, progress); err != nil {
-				return nil, fmt.Errorf("rebuilding kernel tree %s: %w", k.Source, err)
+				return fmt.Errorf("rebuilding kernel tree %s: %w", k.Source, err)
 			}
 		}
-		return k, nil
+		return nil
 	}
 	// Whoever held the lock before us and left a temporary tree was killed
 	// mid-build (a `go test` timeout, Ctrl-C): nobody uses those trees.
@@ -192,22 +205,19 @@ func Ensure(opts Options) (*Kernel, error) {
 	}
 	start := time.Now()
 	if k.Version == "local" {
-		err = buildLocal(cache, k, opts, progress)
+		err = buildLocal(cache, k, progress)
 	} else {
-		err = buildPinned(cache, k, opts, progress)
+		err = buildPinned(cache, k, progress)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("building kernel %s: %w", k.Series, err)
+		return fmt.Errorf("building kernel %s: %w", k.Series, err)
 	}
 	fmt.Fprintf(progress, "netl: kernel %s (%s) built in %s: %s\n", k.Series, k.Release, time.Since(start).Round(time.Second), k.BzImage())
-	return k, nil
+	return nil
 }
 
-func buildPinned(cache string, k *Kernel, opts Options, progress io.Writer) error {
-	pin, err := LookupPin(k.Series)
-	if err != nil {
-		return err
-	}
+func buildPinned(cache string, k *Kernel, progress io.Writer) error {
+	pin := *k.Pin
 	deb, err := fetchDeb(cache, pin, progress)
 	if err != nil {
 		return err
@@ -223,7 +233,7 @@ func buildPinned(cache string, k *Kernel, opts Options, progress io.Writer) erro
 	if out, err := exec.Command("bash", "-c", script, "unpack", deb, member, tmp).CombinedOutput(); err != nil {
 		return fmt.Errorf("unpacking %s: %w\n%s", deb, err, out)
 	}
-	if err := configureAndMake(cache, k, tmp, "", opts, progress); err != nil {
+	if err := configureAndMake(cache, k, tmp, "", progress); err != nil {
 		return err
 	}
 	// The tree was built in a temporary directory; renaming it makes it
@@ -236,7 +246,7 @@ func buildPinned(cache string, k *Kernel, opts Options, progress io.Writer) erro
 	return nil
 }
 
-func buildLocal(cache string, k *Kernel, opts Options, progress io.Writer) error {
+func buildLocal(cache string, k *Kernel, progress io.Writer) error {
 	src := k.Source
 	st, err := os.Stat(src)
 	if err != nil {
@@ -252,7 +262,7 @@ func buildLocal(cache string, k *Kernel, opts Options, progress io.Writer) error
 		if out, err := exec.Command("tar", "-xaf", src, "--strip-components=1", "-C", tmp).CombinedOutput(); err != nil {
 			return fmt.Errorf("unpacking %s: %w\n%s", src, err, out)
 		}
-		if err := configureAndMake(cache, k, tmp, "", opts, progress); err != nil {
+		if err := configureAndMake(cache, k, tmp, "", progress); err != nil {
 			return err
 		}
 		_ = os.RemoveAll(k.Dir)
@@ -268,22 +278,19 @@ func buildLocal(cache string, k *Kernel, opts Options, progress io.Writer) error
 		return err
 	}
 	_ = os.Remove(filepath.Join(k.Dir, marker))
-	return configureAndMake(cache, k, src, k.Dir, opts, progress)
+	return configureAndMake(cache, k, src, k.Dir, progress)
 }
 
 // configureAndMake configures src (building into out when set) from
 // tinyconfig plus the fragments, checks that every requested option landed,
 // and builds bzImage and modules (Module.symvers is needed by modpost for
 // out-of-tree modules on newer kernels).
-func configureAndMake(cache string, k *Kernel, src, out string, opts Options, progress io.Writer) error {
+func configureAndMake(cache string, k *Kernel, src, out string, progress io.Writer) error {
 	build := src
 	if out != "" {
 		build = out
 	}
-	frags, err := opts.fragments()
-	if err != nil {
-		return err
-	}
+	frags := k.Fragments
 	logPath := filepath.Join(ensureDir(filepath.Join(cache, "logs")), filepath.Base(k.Dir)+".build.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

@@ -3,8 +3,6 @@ package kernel
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +11,7 @@ import (
 	"strings"
 
 	netl "github.com/netl-dev/netl"
+	"github.com/netl-dev/netl/internal/cache"
 )
 
 // Fragment is one kernel config fragment merged on top of tinyconfig.
@@ -119,11 +118,10 @@ func checkConfig(dotconfig []byte, frags []Fragment) error {
 // cacheKey identifies a build: the pin (or local source), the fragments and
 // the recipe.
 func cacheKey(source string, frags []Fragment) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", recipe, source)
+	k := cache.NewKey()
+	k.Printf("%s\n%s\n", recipe, source)
 	for _, f := range frags {
-		fmt.Fprintf(h, "%s %d\n", f.Name, len(f.Data))
-		h.Write(f.Data)
+		k.Part(f.Name, f.Data)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:12]
+	return k.String(12)
 }

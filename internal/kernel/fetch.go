@@ -64,13 +64,6 @@ func (a apt) args() ([]string, error) {
 	}, nil
 }
 
-// PrivateAptArgs are the apt options of netl's private configuration for a
-// suite (see apt); the suite's index must have been read (ServedVersions).
-func PrivateAptArgs(cache, suite string) []string {
-	args, _ := apt{dir: filepath.Join(cache, "apt"), suite: suite}.args()
-	return args
-}
-
 func (a apt) run(dir, prog string, extra ...string) ([]byte, error) {
 	args, err := a.args()
 	if err != nil {
@@ -111,8 +104,7 @@ func ServedVersions(cache, suite, pkg string, log io.Writer) ([]string, error) {
 // when absent. The file is verified against the pin before it is returned; a
 // mismatch is an error and the bad file is removed.
 func fetchDeb(cache string, p Pin, log io.Writer) (string, error) {
-	debs := filepath.Join(cache, "debs")
-	final := filepath.Join(debs, p.DebName())
+	final := filepath.Join(cache, "debs", p.DebName())
 	if _, err := os.Stat(final); err == nil {
 		if err := verify(final, p); err != nil {
 			os.Remove(final)
@@ -120,34 +112,13 @@ func fetchDeb(cache string, p Pin, log io.Writer) (string, error) {
 		}
 		return final, nil
 	}
-	for _, prog := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			return "", fmt.Errorf("fetching %s needs %s (Debian or Ubuntu with apt)", p.Package, prog)
-		}
-	}
-	if _, err := os.Stat(Keyring); err != nil {
-		return "", fmt.Errorf("fetching %s needs Debian's archive keyring at %s: apt-get install debian-archive-keyring", p.Package, Keyring)
-	}
-	tmp, err := os.MkdirTemp(ensureDir(debs), ".download-")
+	got, sum, cleanup, err := download(cache, p, log)
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
-
-	fmt.Fprintf(log, "netl: fetching %s %s from Debian %s\n", p.Package, p.Version, p.Suite)
-	a := apt{dir: filepath.Join(cache, "apt"), suite: p.Suite, log: log}
-	if _, err := a.run("", "apt-get", "update"); err != nil {
-		return "", fmt.Errorf("reading Debian's %s index: %w", p.Suite, err)
-	}
-	if _, err := a.run(tmp, "apt-get", "download", p.Package+"="+p.Version); err != nil {
-		served, _ := ServedVersions(cache, p.Suite, p.Package, log)
-		return "", fmt.Errorf("debian %s no longer serves %s %s (it serves: %s).\n"+
-			"Move the pin with `go run ./cmd/netlvm kernel pin %s`, review the new checksum, and commit kernel-config/pins.txt: %w",
-			p.Suite, p.Package, p.Version, orNone(served), p.Series, err)
-	}
-	got := filepath.Join(tmp, p.DebName())
-	if err := verify(got, p); err != nil {
-		return "", err
+	defer cleanup()
+	if sum != p.SHA256 {
+		return "", checksumError(p, sum)
 	}
 	if err := os.Rename(got, final); err != nil {
 		return "", err
@@ -155,19 +126,120 @@ func fetchDeb(cache string, p Pin, log io.Writer) (string, error) {
 	return final, nil
 }
 
-func verify(path string, p Pin) error {
+// download fetches the package and version p names from its suite into a
+// temporary directory of the cache and returns the file and its sha256;
+// cleanup removes what is left of the directory. A version the suite no
+// longer serves is an error that lists what it serves and how to move the pin.
+func download(cache string, p Pin, log io.Writer) (path, sum string, cleanup func(), err error) {
+	for _, prog := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			return "", "", nil, fmt.Errorf("fetching %s needs %s (Debian or Ubuntu with apt)", p.Package, prog)
+		}
+	}
+	if _, err := os.Stat(Keyring); err != nil {
+		return "", "", nil, fmt.Errorf("fetching %s needs Debian's archive keyring at %s: apt-get install debian-archive-keyring", p.Package, Keyring)
+	}
+	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(cache, "debs")), ".download-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	fmt.Fprintf(log, "netl: fetching %s %s from Debian %s\n", p.Package, p.Version, p.Suite)
+	a := apt{dir: filepath.Join(cache, "apt"), suite: p.Suite, log: log}
+	if _, err := a.run("", "apt-get", "update"); err != nil {
+		cleanup()
+		return "", "", nil, fmt.Errorf("reading Debian's %s index: %w", p.Suite, err)
+	}
+	if _, err := a.run(tmp, "apt-get", "download", p.Package+"="+p.Version); err != nil {
+		cleanup()
+		served, _ := ServedVersions(cache, p.Suite, p.Package, log)
+		return "", "", nil, fmt.Errorf("debian %s no longer serves %s %s (it serves: %s).\n"+
+			"Move the pin with `go run ./cmd/netlvm kernel pin -write %s`, review the new checksum, and commit kernel-config/pins.txt: %w",
+			p.Suite, p.Package, p.Version, orNone(served), p.Series, err)
+	}
+	path = filepath.Join(tmp, p.DebName())
+	if sum, err = sha256File(path); err != nil {
+		cleanup()
+		return "", "", nil, err
+	}
+	return path, sum, cleanup, nil
+}
+
+// MovePin downloads the newest version the pin's suite serves, records its
+// checksum and keeps the file in the cache (so the next build does not
+// fetch it again), and returns the moved pin; the pin is returned unchanged
+// when it is current. The caller writes it (RewritePin).
+func MovePin(cache string, p Pin, log io.Writer) (Pin, []string, error) {
+	served, err := ServedVersions(cache, p.Suite, p.Package, log)
+	if err != nil {
+		return p, nil, err
+	}
+	if len(served) == 0 {
+		return p, nil, fmt.Errorf("debian %s serves no %s: edit the suite in kernel-config/pins.txt", p.Suite, p.Package)
+	}
+	if served[0] == p.Version { // apt-cache madison lists newest first
+		return p, served, nil
+	}
+	moved := p
+	moved.Version, moved.SHA256 = served[0], ""
+	got, sum, cleanup, err := download(cache, moved, log)
+	if err != nil {
+		return p, served, err
+	}
+	defer cleanup()
+	moved.SHA256 = sum
+	if err := os.Rename(got, filepath.Join(cache, "debs", moved.DebName())); err != nil {
+		return p, served, err
+	}
+	return moved, served, nil
+}
+
+// RewritePin replaces the series' line of a pin file with p, keeping
+// every other line (comments included) as it is.
+func RewritePin(data []byte, p Pin) ([]byte, error) {
+	lines := strings.Split(string(data), "\n")
+	found := false
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) == 5 && f[0] == p.Series {
+			lines[i] = strings.Join([]string{p.Series, p.Package, p.Version, p.Suite, p.SHA256}, " ")
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("pins: no line for series %s", p.Series)
+	}
+	out := []byte(strings.Join(lines, "\n"))
+	if _, err := ParsePins(out); err != nil {
+		return nil, fmt.Errorf("the moved pin does not parse: %w", err)
+	}
+	return out, nil
+}
+
+func sha256File(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func checksumError(p Pin, got string) error {
+	return fmt.Errorf("checksum mismatch for %s %s: kernel-config/pins.txt says sha256 %s, the downloaded file has %s; refusing to use it",
+		p.Package, p.Version, p.SHA256, got)
+}
+
+func verify(path string, p Pin) error {
+	got, err := sha256File(path)
+	if err != nil {
 		return err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("checksum mismatch for %s %s: kernel-config/pins.txt says sha256 %s, the downloaded file has %s; refusing to use it",
-			p.Package, p.Version, p.SHA256, got)
+	if got != p.SHA256 {
+		return checksumError(p, got)
 	}
 	return nil
 }

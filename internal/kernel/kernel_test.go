@@ -159,7 +159,7 @@ func TestLocalSourceErrors(t *testing.T) {
 	k, err := Plan(Options{Source: notKernel})
 	require.NoError(t, err, "planning only names the cache directory")
 	assert.Contains(t, k.Dir, "local-")
-	err = buildLocal(t.TempDir(), k, Options{Source: notKernel}, io.Discard)
+	err = buildLocal(t.TempDir(), k, io.Discard)
 	assert.ErrorContains(t, err, "not a kernel source tree")
 }
 

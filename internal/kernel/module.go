@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/netl-dev/netl/internal/cache"
 )
 
 // BuildModule builds the out-of-tree module whose sources are the files of
@@ -19,13 +19,13 @@ import (
 // name.ko in the cache. The result is keyed by the sources and the kernel,
 // so an unchanged module is never rebuilt. A module that fails to build
 // returns the compiler's output.
-func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (string, error) {
-	files, err := fs.ReadDir(src, dir)
+func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) (string, error) {
+	files, err := fs.ReadDir(src, srcDir)
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s W=1\n%s\n", recipe, k.Key)
+	h := cache.NewKey()
+	h.Printf("%s W=1\n%s\n", recipe, k.Key)
 	if k.sourceTree() {
 		// A source tree keeps its key across incremental rebuilds; what
 		// make relinked is what the module must be built against again.
@@ -33,7 +33,7 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "bzImage %d %d\n", st.Size(), st.ModTime().UnixNano())
+		h.Printf("bzImage %d %d\n", st.Size(), st.ModTime().UnixNano())
 	}
 	var names []string
 	for _, f := range files {
@@ -44,20 +44,19 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 	sort.Strings(names)
 	contents := make(map[string][]byte)
 	for _, n := range names {
-		data, err := fs.ReadFile(src, path.Join(dir, n))
+		data, err := fs.ReadFile(src, path.Join(srcDir, n))
 		if err != nil {
 			return "", err
 		}
 		contents[n] = data
-		fmt.Fprintf(h, "%s %d\n", n, len(data))
-		h.Write(data)
+		h.Part(n, data)
 	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	cache, err := CacheDir()
+	key := h.String(16)
+	dir, err := CacheDir()
 	if err != nil {
 		return "", err
 	}
-	outDir := filepath.Join(cache, "modules", key)
+	outDir := filepath.Join(dir, "modules", key)
 	ko := filepath.Join(outDir, name+".ko")
 	if _, err := os.Stat(ko); err == nil {
 		return ko, nil
@@ -66,7 +65,7 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 		progress = io.Discard
 	}
 	fmt.Fprintf(progress, "netl: building %s.ko for kernel %s\n", name, k.Release)
-	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(cache, "modules")), ".build-")
+	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(dir, "modules")), ".build-")
 	if err != nil {
 		return "", err
 	}
@@ -89,15 +88,11 @@ func BuildModule(k *Kernel, src fs.FS, dir, name string, progress io.Writer) (st
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", err
 	}
-	// Write next to the final name, then rename: a reader never sees half a module.
 	data, err := os.ReadFile(filepath.Join(tmp, name+".ko"))
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(ko+".tmp", data, 0o644); err != nil {
-		return "", err
-	}
-	return ko, os.Rename(ko+".tmp", ko)
+	return ko, cache.WriteFile(ko, data, 0o644)
 }
 
 // compilerOutput drops make's directory chatter so the compiler's own

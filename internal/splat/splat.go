@@ -1,9 +1,9 @@
 // Package splat finds kernel reports in a guest's console: oopses,
-// warnings, sanitizer and lockdep reports, stalls, leaks, panics and new
-// taint flags. Each report is attributed to the guest test that was running
-// when it appeared, from the marks the guest writes to /dev/kmsg around
-// every test (see MarkStart), so the test that caused it fails with the
-// report's text.
+// warnings, sanitizer and lockdep reports, stalls, leaks, panics, the OOM
+// killer and new taint flags. Each report is placed by the marks the guest
+// writes to /dev/kmsg (internal/contract): the guest test that was running,
+// and whether the guest program had started, so that the test that caused
+// it fails with the report's text.
 package splat
 
 import (
@@ -11,44 +11,45 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // Pattern names one kind of kernel report by the line that starts it.
 type Pattern struct {
 	Kind string
 	RE   *regexp.Regexp
+	// Leads marks a one-line message that the kernel prints just before
+	// the WARNING or BUG it belongs to (refcount_t, list corruption): the
+	// WARNING joins its report instead of starting one.
+	Leads bool
 }
 
 // Patterns are the report kinds netl knows. The order is the order of
 // precedence when one line matches several.
 var Patterns = []Pattern{
-	{"KASAN", regexp.MustCompile(`^BUG: KASAN: `)},
-	{"UBSAN", regexp.MustCompile(`^UBSAN: `)},
-	{"kernel BUG", regexp.MustCompile(`^kernel BUG at `)},
-	{"soft lockup", regexp.MustCompile(`^watchdog: BUG: soft lockup|^BUG: soft lockup`)},
-	{"BUG", regexp.MustCompile(`^BUG: `)},
-	{"general protection fault", regexp.MustCompile(`^(Oops: )?general protection fault`)},
-	{"Oops", regexp.MustCompile(`^Oops: `)},
-	{"lockdep", regexp.MustCompile(`^WARNING: (possible circular locking dependency|possible recursive locking|inconsistent lock state|bad unlock balance|suspicious RCU usage)`)},
-	{"WARNING", regexp.MustCompile(`^WARNING: `)},
-	{"hard lockup", regexp.MustCompile(`hard LOCKUP`)},
-	{"RCU stall", regexp.MustCompile(`^rcu: INFO: .*stall`)},
-	{"hung task", regexp.MustCompile(`^INFO: task .* blocked for more than`)},
-	{"kmemleak", regexp.MustCompile(`^unreferenced object 0x|kmemleak: \d+ new suspected memory leaks`)},
-	{"panic", regexp.MustCompile(`^Kernel panic`)},
+	{Kind: "KASAN", RE: regexp.MustCompile(`^BUG: KASAN: `)},
+	{Kind: "UBSAN", RE: regexp.MustCompile(`^UBSAN: `)},
+	{Kind: "kernel BUG", RE: regexp.MustCompile(`^kernel BUG at `)},
+	{Kind: "soft lockup", RE: regexp.MustCompile(`^watchdog: BUG: soft lockup|^BUG: soft lockup`)},
+	{Kind: "BUG", RE: regexp.MustCompile(`^BUG: `)},
+	{Kind: "general protection fault", RE: regexp.MustCompile(`^(Oops: )?general protection fault`)},
+	{Kind: "Oops", RE: regexp.MustCompile(`^Oops: `)},
+	{Kind: "lockdep", RE: regexp.MustCompile(`^WARNING: (possible circular locking dependency|possible recursive locking|inconsistent lock state|bad unlock balance|suspicious RCU usage)`)},
+	{Kind: "refcount", RE: regexp.MustCompile(`^refcount_t: `), Leads: true},
+	{Kind: "list corruption", RE: regexp.MustCompile(`^list_(add|del) corruption`), Leads: true},
+	{Kind: "WARNING", RE: regexp.MustCompile(`^WARNING: `)},
+	{Kind: "hard lockup", RE: regexp.MustCompile(`hard LOCKUP`)},
+	{Kind: "RCU stall", RE: regexp.MustCompile(`^rcu: INFO: .*stall|^INFO: rcu_(sched|preempt|bh) (self-)?detected stall`)},
+	{Kind: "hung task", RE: regexp.MustCompile(`^INFO: task .* blocked for more than`)},
+	{Kind: "kmemleak", RE: regexp.MustCompile(`^unreferenced object 0x|^kmemleak: \d+ new suspected memory leaks`)},
+	// kmemleak turns itself off (out of memory for its metadata, an
+	// internal error): from then on no leak is found, which must not read
+	// as "no leaks".
+	{Kind: "kmemleak disabled", RE: regexp.MustCompile(`^kmemleak: .*(disabled|[Dd]isabling)`)},
+	{Kind: "OOM kill", RE: regexp.MustCompile(`^Out of memory( and no killable processes)?`)},
+	{Kind: "panic", RE: regexp.MustCompile(`^Kernel panic`)},
 }
-
-// Marks the guest writes around each test.
-const (
-	markStart = "netl-test: START "
-	markEnd   = "netl-test: END "
-)
-
-// MarkStart and MarkEnd are the lines a guest test writes to /dev/kmsg.
-func MarkStart(test string) string { return markStart + test }
-
-// MarkEnd closes the window MarkStart opened.
-func MarkEnd(test string) string { return markEnd + test }
 
 // Report is one kernel report found on the console.
 type Report struct {
@@ -58,6 +59,10 @@ type Report struct {
 	// Test is the guest test running when it appeared; empty outside any
 	// test (boot, init, final reset).
 	Test string
+	// InProgram: the guest program had started (contract.MarkProgram);
+	// Armed: the program had also written contract.MarkArmed.
+	InProgram bool
+	Armed     bool
 	// Frames are the stack lines naming a module, "[netl]"-style.
 	Frames []string
 }
@@ -90,17 +95,44 @@ var ErrNoPatterns = errors.New("splat: no report patterns: refusing to call the 
 const maxExcerpt = 60
 
 var (
-	timestamp = regexp.MustCompile(`^\s*\[\s*\d+\.\d+\]\s?`)
+	// The kernel's timestamp, after whatever the console put before it (a
+	// colour code, the end of an unterminated line from user space), and
+	// the caller id that CONFIG_PRINTK_CALLER adds: "[    1.234567][    T1] ".
+	timestamp = regexp.MustCompile(`^.*?\[\s*\d+\.\d+\](\[\s*[CT]\d+\])?\s?`)
 	endTrace  = regexp.MustCompile(`---\[ end (trace|Kernel panic)`)
 	frame     = regexp.MustCompile(`\[([a-z0-9_]+)\]\s*$`)
 	tainted   = regexp.MustCompile(`Tainted: ([A-Z ]+?)\s+\d`)
 )
 
-// allowedTaints are the flags a run may carry: G (proprietary modules
-// absent: not a flag), O (out-of-tree module: netl.ko itself), E (unsigned).
+// Taint flags a run may carry: O (out-of-tree module: netl.ko itself) and
+// E (unsigned module). G in a "Tainted:" line is not a flag.
 const allowedTaints = "GOE "
 
-// Scan finds the reports in console, attributes them to tests, and drops
+// AllowedTaintMask is the same as a /proc/sys/kernel/tainted mask: bit 12
+// (O) and bit 13 (E), Documentation/admin-guide/tainted-kernels.rst.
+const AllowedTaintMask = 1<<12 | 1<<13
+
+// taintLetters are the letters of the taint bits, in bit order
+// (kernel/panic.c taint_flags).
+const taintLetters = "PFSRMBUDAWCIOELKXTN"
+
+// TaintLetters spells a taint mask as the kernel's letters.
+func TaintLetters(mask uint64) string {
+	var b strings.Builder
+	for i := 0; i < 64; i++ {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if i < len(taintLetters) {
+			b.WriteByte(taintLetters[i])
+		} else {
+			fmt.Fprintf(&b, "(bit %d)", i)
+		}
+	}
+	return b.String()
+}
+
+// Scan finds the reports in console, places them by the marks, and drops
 // the allowed ones. Every allow entry must carry a reason.
 func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 	if len(patterns) == 0 {
@@ -113,7 +145,8 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 	}
 	var reports []Report
 	var cur *Report
-	test := ""
+	var curLeads bool
+	test, inProgram, armed := "", false, false
 	flush := func() {
 		if cur != nil {
 			reports = append(reports, *cur)
@@ -122,15 +155,23 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 	}
 	for _, raw := range strings.Split(console, "\n") {
 		line := strings.TrimRight(timestamp.ReplaceAllString(raw, ""), "\r")
-		if i := strings.Index(line, markStart); i >= 0 {
+		if m, ok := contract.ParseMark(line); ok {
 			flush()
-			test = strings.TrimSpace(line[i+len(markStart):])
+			switch m.Kind {
+			case "start":
+				test = m.Arg
+			case "end":
+				test = ""
+			case "program":
+				inProgram = true
+			case "armed":
+				armed = true
+			}
 			continue
 		}
-		if i := strings.Index(line, markEnd); i >= 0 {
-			flush()
-			test = ""
-			continue
+		p, isHeader := match(patterns, line)
+		if cur != nil && isHeader && !joins(cur, curLeads, p) {
+			flush() // a new report starts inside an open one
 		}
 		if cur != nil {
 			cur.Lines = append(cur.Lines, line)
@@ -142,8 +183,10 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 			}
 			continue
 		}
-		if p, ok := match(patterns, line); ok {
-			cur = &Report{Kind: p.Kind, Title: strings.TrimSpace(line), Lines: []string{line}, Test: test}
+		if isHeader {
+			cur = &Report{Kind: p.Kind, Title: strings.TrimSpace(line), Lines: []string{line}, Test: test,
+				InProgram: inProgram, Armed: armed}
+			curLeads = p.Leads
 			continue
 		}
 		if m := tainted.FindStringSubmatch(line); m != nil {
@@ -153,7 +196,8 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 				}
 				return r
 			}, m[1]); flags != "" {
-				reports = append(reports, Report{Kind: "taint", Title: strings.TrimSpace(line), Lines: []string{line}, Test: test})
+				reports = append(reports, Report{Kind: "taint", Title: strings.TrimSpace(line), Lines: []string{line}, Test: test,
+					InProgram: inProgram, Armed: armed})
 			}
 		}
 	}
@@ -165,6 +209,20 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 		}
 	}
 	return kept, nil
+}
+
+// joins says whether a header line belongs to the open report rather than
+// starting a new one: the "Oops:" line of a BUG (page fault, NULL
+// dereference, kernel BUG at), and the WARNING or BUG a leading one-line
+// message announced (refcount_t, list corruption) a few lines before.
+func joins(cur *Report, curLeads bool, p Pattern) bool {
+	switch {
+	case (cur.Kind == "BUG" || cur.Kind == "kernel BUG") && (p.Kind == "Oops" || p.Kind == "general protection fault"):
+		return true
+	case curLeads && len(cur.Lines) <= 3 && (p.Kind == "WARNING" || p.Kind == "kernel BUG" || p.Kind == "Oops"):
+		return true
+	}
+	return false
 }
 
 func match(patterns []Pattern, line string) (Pattern, bool) {
@@ -192,4 +250,16 @@ func ByTest(reports []Report) map[string][]Report {
 		m[r.Test] = append(m[r.Test], r)
 	}
 	return m
+}
+
+// TaintReport is the report for taint flags that appeared during a run
+// (before and after are /proc/sys/kernel/tainted masks), or false when no
+// flag but the allowed ones did.
+func TaintReport(before, after uint64) (Report, bool) {
+	added := after &^ before &^ AllowedTaintMask
+	if added == 0 {
+		return Report{}, false
+	}
+	title := fmt.Sprintf("kernel taint gained %s (tainted %d before the run, %d after)", TaintLetters(added), before, after)
+	return Report{Kind: "taint", Title: title, Lines: []string{title}, InProgram: true}, true
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // The logs in testdata/ are real consoles from netl's kernels: splatgen.ko
@@ -65,8 +67,8 @@ func TestAttribution(t *testing.T) {
 	// A real report spliced between real marks, as a guest test would
 	// leave them in the kernel log.
 	warn := readLog(t, "warn.log")
-	console := "[    1.0] " + MarkStart("TestFirst") + "\n[    1.1] " + MarkEnd("TestFirst") + "\n" +
-		"[    2.0] " + MarkStart("TestSecond/sub") + "\n" + warn + "\n"
+	console := "[    1.0] " + contract.MarkStart("TestFirst") + "\n[    1.1] " + contract.MarkEnd("TestFirst") + "\n" +
+		"[    2.0] " + contract.MarkStart("TestSecond/sub") + "\n" + warn + "\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, reports)
@@ -96,4 +98,111 @@ func TestTaint(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, reports, 1, "only the new flag B (bad page) is a report; O is netl.ko itself")
 	assert.Equal(t, "taint", reports[0].Kind)
+}
+
+func TestHeaderInsideOpenReportStartsANewOne(t *testing.T) {
+	// kmemleak's summary, then a BUG before the summary's excerpt ended:
+	// two reports, not one titled by the summary.
+	console := "[   10.0] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n" +
+		"[   10.1] some line\n" +
+		"[   10.2] BUG: unable to handle page fault for address: ffffffffc0000000\n" +
+		"[   10.3] #PF: supervisor write access in kernel mode\n" +
+		"[   10.4] Oops: 0003 [#1] PREEMPT SMP\n" +
+		"[   10.5] RIP: 0010:sendnlmsg+0x1/0x2 [netl_seed]\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 2)
+	assert.Equal(t, "kmemleak", reports[0].Kind)
+	assert.Equal(t, "BUG", reports[1].Kind)
+	assert.Contains(t, strings.Join(reports[1].Lines, "\n"), "Oops: 0003", "the Oops line belongs to its BUG")
+	assert.NotEmpty(t, reports[1].Frames)
+}
+
+func TestLeadingMessageKeepsItsWarning(t *testing.T) {
+	console := "[    5.0] ------------[ cut here ]------------\n" +
+		"[    5.0] refcount_t: underflow; use-after-free.\n" +
+		"[    5.0] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x1/0x2\n" +
+		"[    5.1] list_add corruption. prev->next should be next (ffff), but was 0000. (prev=ffff).\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 2)
+	assert.Equal(t, "refcount", reports[0].Kind)
+	assert.Contains(t, strings.Join(reports[0].Lines, "\n"), "WARNING: CPU: 0")
+	assert.Equal(t, "list corruption", reports[1].Kind, "on its own, with no WARNING after it")
+}
+
+func TestConsoleJunkAndCallerID(t *testing.T) {
+	for _, line := range []string{
+		"[    1.234567][    T1] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+		"[    1.234567][    C0] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+		"half a line from user space[    1.234567] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+		"\x1b[0m[    1.234567] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+		"BUG: kernel NULL pointer dereference, address: 0000000000000000",
+	} {
+		reports, err := Scan(line+"\n", Patterns, nil)
+		require.NoError(t, err)
+		require.Len(t, reports, 1, "%q", line)
+		assert.Equal(t, "BUG: kernel NULL pointer dereference, address: 0000000000000000", reports[0].Title, "%q", line)
+	}
+	// A mark behind a caller id still places the report.
+	console := "[    1.0][    T9] " + contract.MarkStart("TestX") + "\n[    1.1][    T9] WARNING: CPU: 0 PID: 9 at x.c:1 f+0x1/0x2\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 1)
+	assert.Equal(t, "TestX", reports[0].Test)
+}
+
+func TestNewPatterns(t *testing.T) {
+	for _, tc := range []struct{ line, kind string }{
+		{"Out of memory: Killed process 123 (guest.test) total-vm:1kB, anon-rss:0kB", "OOM kill"},
+		{"kmemleak: Kernel memory leak detector disabled", "kmemleak disabled"},
+		{"kmemleak: Cannot allocate a kmemleak_object structure", ""},
+		{"kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE", ""},
+		{"kmemleak: Automatic memory scanning thread ended", ""},
+		{"kmemleak: Disabling kmemleak", "kmemleak disabled"},
+		{"INFO: rcu_sched detected stalls on CPUs/tasks:", "RCU stall"},
+		{"INFO: rcu_preempt self-detected stall on CPU", "RCU stall"},
+		{"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "RCU stall"},
+		{"refcount_t: saturated; leaking memory.", "refcount"},
+		{"list_add corruption. next->prev should be prev (ffff), but was 0000. (next=ffff).", "list corruption"},
+		{"list_del corruption, ffff->next is LIST_POISON1 (dead000000000100)", "list corruption"},
+		{"UBSAN: array-index-out-of-bounds in net/netlink/x.c:1:2", "UBSAN"},
+		{"kmemleak: 4 new suspected memory leaks (see /sys/kernel/debug/kmemleak)", "kmemleak"},
+		{"netl: a module line mentioning kmemleak: nothing disabled", ""},
+	} {
+		reports, err := Scan("[    3.0] "+tc.line+"\n", Patterns, nil)
+		require.NoError(t, err)
+		if tc.kind == "" {
+			assert.Empty(t, reports, "%q is not a report", tc.line)
+			continue
+		}
+		require.Len(t, reports, 1, "%q", tc.line)
+		assert.Equal(t, tc.kind, reports[0].Kind, "%q", tc.line)
+	}
+}
+
+func TestProgramAndArmedMarks(t *testing.T) {
+	console := "[ 1.0] WARNING: CPU: 0 PID: 1 at a.c:1 boot+0x1/0x2\n" +
+		"[ 2.0] " + contract.MarkProgram() + "\n" +
+		"[ 2.1] unreferenced object 0xffff888001 (size 8):\n" +
+		"[ 3.0] " + contract.MarkArmed("after baseline") + "\n" +
+		"[ 3.1] unreferenced object 0xffff888002 (size 8):\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 3)
+	assert.False(t, reports[0].InProgram, "a report during boot")
+	assert.True(t, reports[1].InProgram && !reports[1].Armed, "the reproducer's own baseline")
+	assert.True(t, reports[2].InProgram && reports[2].Armed, "after the reproducer armed")
+}
+
+func TestTaintReport(t *testing.T) {
+	_, ok := TaintReport(0, 1<<12|1<<13)
+	assert.False(t, ok, "O and E come from netl.ko itself")
+	_, ok = TaintReport(1<<9, 1<<9)
+	assert.False(t, ok, "a flag the kernel had before the run is not the run's")
+	r, ok := TaintReport(0, 1<<12|1<<9|1<<5)
+	require.True(t, ok)
+	assert.Equal(t, "taint", r.Kind)
+	assert.Contains(t, r.Title, "gained BW", "bad page and warning, in the kernel's letters")
+	assert.Equal(t, "PFSRMBUDAWCIOELKXTN", TaintLetters(1<<19-1))
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/hugelgupf/vmtest/qemu"
 
-	"github.com/netl-dev/netl/initramfs"
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // QEMUBinary is the QEMU system emulator netl runs.
@@ -34,7 +34,7 @@ const TailLines = 40
 type Config struct {
 	Kernel    string        // bzImage
 	Initramfs string        // the cpio built by package initramfs
-	Share     string        // directory shared with the guest as initramfs.ShareTag
+	Share     string        // directory shared with the guest as contract.ShareTag
 	Timeout   time.Duration // 0 means DefaultTimeout
 	Cache     string        // where the accelerator verdict is cached
 	// ConsoleLog keeps the whole console; Console receives it line by line
@@ -56,7 +56,9 @@ type Result struct {
 	Cmdline     string        // the QEMU command line, shell-quoted
 	Wall        time.Duration // QEMU start to exit
 	Tail        []string      // last console lines
-	Status      *initramfs.Status
+	// Console is the whole console, as the log file holds it.
+	Console string
+	Status  *contract.Status
 }
 
 // Error is a run that did not end with the guest reporting a status: a
@@ -106,8 +108,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// panic=-1 with -no-reboot: a panic ends QEMU at once, not at the timeout.
-	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "VMTEST_IN_GUEST=1"}, cfg.Append...)
+	// oops=panic with HaltOnKernelPanic (panic=-1, -no-reboot): an oops
+	// ends QEMU at once, not at the timeout.
+	cmdline := append([]string{"console=ttyS0", "oops=panic"}, cfg.Append...)
 	if res.Accel == TCG {
 		// See tsc.go: spare the guest a TSC calibration that can fail.
 		if khz, err := hostTSCkHz(); err == nil {
@@ -116,31 +119,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			fmt.Fprintf(cfg.Console, "netl: not passing the host's TSC rate to the guest: %v\n", err)
 		}
 	}
-	qemuCmd := []string{qemuPath, "-nodefaults", "-no-user-config", "-no-reboot",
+	qemuArgs := []string{"-nodefaults", "-no-user-config",
 		"-m", cfg.Memory, "-accel", res.Accel, "-serial", "mon:stdio"}
 	if res.Accel == KVM {
-		qemuCmd = append(qemuCmd, "-cpu", "host")
+		qemuArgs = append(qemuArgs, "-cpu", "host")
 	}
 
 	tail := newTail(TailLines)
 	var logFile *os.File
+	var logErr error
 	if cfg.ConsoleLog != "" {
 		if logFile, err = os.Create(cfg.ConsoleLog); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("console log: %w", err)
 		}
 		defer logFile.Close()
 	}
+	var console strings.Builder
+	var consoleMu sync.Mutex
 	fns := []qemu.Fn{
-		qemu.WithQEMUCommand(strings.Join(qemuCmd, " ")),
+		// The binary alone: vmtest splits this string on spaces, and the
+		// arguments go through WithQEMUArgs, one word each.
+		qemu.WithQEMUCommand(qemuPath),
+		qemu.WithQEMUArgs(qemuArgs...),
 		qemu.WithKernel(cfg.Kernel),
 		qemu.WithInitramfs(cfg.Initramfs),
+		qemu.HaltOnKernelPanic(),
+		qemu.WithVmtestIdent(),
 		qemu.WithAppendKernel(cmdline...),
 		qemu.WithVMTimeout(cfg.Timeout),
 		qemu.LogSerialByLine(func(line string) {
 			tail.add(line)
-			if logFile != nil {
-				fmt.Fprintln(logFile, line)
+			consoleMu.Lock()
+			console.WriteString(line)
+			console.WriteByte('\n')
+			if logFile != nil && logErr == nil {
+				_, logErr = fmt.Fprintln(logFile, line)
 			}
+			consoleMu.Unlock()
 			if cfg.Console != nil && !cfg.Interactive {
 				fmt.Fprintln(cfg.Console, line)
 			}
@@ -150,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		fns = append(fns, qemu.WithSerialOutput(nopCloser{os.Stdout}))
 	}
 	if cfg.Share != "" {
-		fns = append(fns, qemu.P9Directory(cfg.Share, initramfs.ShareTag))
+		fns = append(fns, qemu.P9Directory(cfg.Share, contract.ShareTag))
 	}
 	opts, err := qemu.OptionsFor(qemu.ArchAMD64, fns...)
 	if err != nil {
@@ -169,9 +184,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	waitErr := v.Wait()
 	res.Wall = time.Since(start)
 	res.Tail = tail.lines()
+	consoleMu.Lock()
+	res.Console = console.String()
+	consoleMu.Unlock()
+	if logErr == nil && logFile != nil {
+		logErr = logFile.Sync()
+	}
+	if logErr != nil {
+		// The console is the evidence for every verdict: a run whose log
+		// could not be kept is an error, never a clean console.
+		return res, fmt.Errorf("writing the console log %s: %w", cfg.ConsoleLog, logErr)
+	}
 
 	if cfg.Share != "" {
-		if st, err := initramfs.ReadStatus(cfg.Share); err == nil {
+		if st, err := contract.ReadStatus(cfg.Share); err == nil {
 			res.Status = st
 			return res, nil
 		}

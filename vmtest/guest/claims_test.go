@@ -16,19 +16,21 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netl-dev/netl/userspace/netlink"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // Each TestClaimCn checks one sentence of the seed article (see
 // ../../shared/SEED.md, "What the seed claims") against the kernel that runs
 // it. The test asserts what the kernel really does; claim() records whether
 // the seed's sentence holds, and the host gathers the verdicts into the
-// claims table (vmtest/claims_test.go).
+// claims table (internal/claims).
 
 // claim records a verdict: holds, differs, or n/a (the sentence is about a
 // module other than netl.ko), with its evidence.
 func claim(t *testing.T, id, verdict, format string, args ...any) {
 	t.Helper()
-	t.Logf("NETL-CLAIM %s %s: %s", id, verdict, fmt.Sprintf(format, args...))
+	t.Log(contract.ClaimLine(id, verdict, fmt.Sprintf(format, args...)))
 }
 
 func verdict(holds bool) string {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // Version is a kernel MAJOR.MINOR.
@@ -39,9 +41,6 @@ func (v Version) Less(w Version) bool {
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
-// MaxSeriesEnv carries the newest pinned series into the guest.
-const MaxSeriesEnv = "NETL_MAX_SERIES"
-
 // SkipOnOldKernel skips t on kernels older than minimum, saying why. It is
 // the one place kernel-version gates live. A gate above the newest pinned
 // series is a mistake (no kernel this project runs would ever run the
@@ -52,7 +51,7 @@ func SkipOnOldKernel(t testing.TB, minimum, why string) {
 	if err != nil {
 		t.Fatalf("SkipOnOldKernel: %v", err)
 	}
-	if newest, err := ParseVersion(os.Getenv(MaxSeriesEnv)); err == nil && newest.Less(want) {
+	if newest, err := ParseVersion(os.Getenv(contract.MaxSeriesEnv)); err == nil && newest.Less(want) {
 		t.Fatalf("SkipOnOldKernel(%q) is above the newest pinned series %s: no pinned kernel would run this test (%s)", minimum, newest, why)
 	}
 	var uts unix.Utsname

@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // Host unit tests of the version gate's parsing and ordering; the gate
@@ -28,7 +30,7 @@ func TestParseVersion(t *testing.T) {
 }
 
 func TestGateAboveNewestSeriesFails(t *testing.T) {
-	t.Setenv(MaxSeriesEnv, "7.2")
+	t.Setenv(contract.MaxSeriesEnv, "7.2")
 	ft := &fakeTB{TB: t}
 	func() {
 		defer func() { _ = recover() }()

@@ -9,38 +9,56 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // TestMain runs the suite, then, on a kernel with kmemleak (the debug
 // flavour), asks for a leak scan and prints what it found to the console,
 // where the host's scanner turns any "unreferenced object" into a failure.
+// On the debug flavour a kmemleak that is missing or off fails the run: a
+// detector that cannot report would let a leak read as "no leaks".
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if os.Getenv("VMTEST_IN_GUEST") == "1" {
-		kmemleakSweep()
+	if os.Getenv(contract.InGuestEnv) == "1" {
+		if err := kmemleakSweep(os.Getenv(contract.DebugEnv) != ""); err != nil {
+			fmt.Fprintf(os.Stderr, "netl: %v\n", err)
+			if code == 0 {
+				code = 3
+			}
+		}
 	}
 	os.Exit(code)
 }
 
-func kmemleakSweep() {
+func kmemleakSweep(required bool) error {
 	const dir = "/sys/kernel/debug"
 	if _, err := os.Stat(dir + "/kmemleak"); os.IsNotExist(err) {
-		if err := unix.Mount("none", dir, "debugfs", 0, ""); err != nil {
-			return
+		if err := unix.Mount("none", dir, "debugfs", 0, ""); err != nil && required {
+			return fmt.Errorf("mounting debugfs for kmemleak: %v", err)
 		}
 	}
 	if _, err := os.Stat(dir + "/kmemleak"); err != nil {
-		return // not a kmemleak kernel
+		if required {
+			return fmt.Errorf("the debug flavour has no kmemleak (%v): leaks would go unseen", err)
+		}
+		return nil // not a kmemleak kernel
 	}
 	// kmemleak reports only objects older than its minimum age (5 s).
 	time.Sleep(6 * time.Second)
 	for i := 0; i < 2; i++ {
+		// A disabled kmemleak refuses the scan (EPERM or EBUSY): an
+		// error here is a detector that stopped, not a clean kernel.
 		if err := os.WriteFile(dir+"/kmemleak", []byte("scan"), 0o200); err != nil {
-			fmt.Fprintf(os.Stderr, "netl: kmemleak scan: %v\n", err)
-			return
+			return fmt.Errorf("kmemleak scan: %v (kmemleak disabled?)", err)
 		}
 	}
-	if out, err := os.ReadFile(dir + "/kmemleak"); err == nil && len(out) > 0 {
+	out, err := os.ReadFile(dir + "/kmemleak")
+	if err != nil {
+		return fmt.Errorf("reading kmemleak: %v", err)
+	}
+	if len(out) > 0 {
 		fmt.Fprintf(os.Stderr, "%s", out)
 	}
+	return nil
 }

@@ -3,12 +3,11 @@
 package guest
 
 import (
-	"os"
 	"testing"
 
 	"github.com/hugelgupf/vmtest/guest"
 
-	"github.com/netl-dev/netl/internal/splat"
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // begin starts every guest test: it skips outside a VM, and writes the
@@ -18,17 +17,12 @@ import (
 func begin(t testing.TB) {
 	t.Helper()
 	guest.SkipIfNotInVM(t)
-	kmsg(t, splat.MarkStart(t.Name()))
-	t.Cleanup(func() { kmsg(t, splat.MarkEnd(t.Name())) })
+	kmsg(t, contract.MarkStart(t.Name()))
+	t.Cleanup(func() { kmsg(t, contract.MarkEnd(t.Name())) })
 }
 
 func kmsg(t testing.TB, line string) {
-	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatalf("marking the kernel log: %v", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString("<6>" + line + "\n"); err != nil {
+	if err := contract.Kmsg(line); err != nil {
 		t.Fatalf("marking the kernel log: %v", err)
 	}
 }

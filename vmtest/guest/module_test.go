@@ -10,13 +10,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/internal/contract"
 )
 
 // modulePath is where the guest init finds netl.ko in the host share.
 func modulePath(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("NETL_MODULE")
-	require.NotEmpty(t, p, "NETL_MODULE is not set: the harness passes it to the guest")
+	p := os.Getenv(contract.ModuleEnv)
+	require.NotEmpty(t, p, "%s is not set: the harness passes it to the guest", contract.ModuleEnv)
 	return p
 }
 

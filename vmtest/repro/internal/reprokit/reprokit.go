@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
@@ -39,6 +40,24 @@ var start = time.Now()
 // Logf prints a line prefixed with the seconds since the program started.
 func Logf(format string, args ...any) {
 	fmt.Printf("[%7.3fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// Armed marks the kernel log: what the reproducer provokes starts now, and
+// whatever the kernel reported before (its own baseline) does not count
+// (a case with "after": "armed").
+func Armed(what string) {
+	if err := contract.Kmsg(contract.MarkArmed(what)); err != nil {
+		Fatalf("marking the kernel log: %v", err)
+	}
+	Logf("armed: %s", what)
+}
+
+// Shown prints what the reproducer saw and exits with
+// contract.ReproShownExit: the bug showed to the reproducer itself (a case
+// with "kind": "exit").
+func Shown(format string, args ...any) {
+	Logf("SHOWN: "+format, args...)
+	os.Exit(contract.ReproShownExit)
 }
 
 // Fatalf prints a line and exits with status 1: the reproducer could not do

@@ -1,14 +1,18 @@
-package vmtest
+// Package claims holds the seed article's claims (../shared/SEED.md) and
+// turns the verdicts the guest tests record (contract.ClaimLine) into the
+// claims table of one kernel.
+package claims
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/harness"
 )
 
-// seedClaims are the article's sentences (../shared/SEED.md), one per claim
-// the guest suite checks.
-var seedClaims = []struct{ ID, Sentence string }{
+// Seed are the article's sentences, one per claim the guest suite checks.
+var Seed = []struct{ ID, Sentence string }{
 	{"C1", "Netlink is full duplex between user space and kernel; SOCK_RAW and SOCK_DGRAM both work."},
 	{"C2", "Addresses are 32-bit port ids (nl_pid), not process ids; port 0 is the kernel."},
 	{"C3", "User-to-kernel sendmsg is synchronous: it returns only after the module's input callback returns."},
@@ -26,29 +30,50 @@ var seedClaims = []struct{ ID, Sentence string }{
 	{"C15", "A multipart answer sets NLM_F_MULTI on each part and ends with NLMSG_DONE."},
 }
 
-var claimLine = regexp.MustCompile(`NETL-CLAIM (C\d+) (holds|differs|n/a): (.*)`)
+// Verdict is one claim's verdict on one kernel, and the test it came from.
+type Verdict struct {
+	Verdict, Evidence, Test string
+}
 
-type claimVerdict struct{ Verdict, Evidence string }
-
-// parseClaims finds the verdicts the guest tests logged.
-func parseClaims(output string) map[string]claimVerdict {
-	got := make(map[string]claimVerdict)
-	for _, line := range strings.Split(output, "\n") {
-		if m := claimLine.FindStringSubmatch(line); m != nil {
-			got[m[1]] = claimVerdict{m[2], strings.TrimSpace(m[3])}
+// FromTests reads the verdicts the guest tests recorded. A claim whose
+// test failed (an assertion, a kernel report, no end) is "failed" whatever
+// it recorded: a verdict from a test that went wrong is no verdict.
+func FromTests(tests []*harness.GuestTest) map[string]Verdict {
+	got := make(map[string]Verdict)
+	for _, t := range tests {
+		for _, line := range strings.Split(t.Output, "\n") {
+			id, verdict, evidence, ok := contract.ParseClaim(line)
+			if !ok {
+				continue
+			}
+			if t.Action != "pass" || len(t.Reports) > 0 {
+				verdict, evidence = contract.Failed, fmt.Sprintf("%s failed (it had recorded %q: %s)", t.Name, verdict, evidence)
+			}
+			got[id] = Verdict{verdict, evidence, t.Name}
 		}
 	}
 	return got
 }
 
-// claimsTable renders the verdicts as a Markdown table for one kernel.
-func claimsTable(release string, got map[string]claimVerdict) string {
+// Missing are the claims with no verdict.
+func Missing(got map[string]Verdict) []string {
+	var m []string
+	for _, c := range Seed {
+		if _, ok := got[c.ID]; !ok {
+			m = append(m, c.ID)
+		}
+	}
+	return m
+}
+
+// Table renders the verdicts as a Markdown table for one kernel.
+func Table(release string, got map[string]Verdict) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| claim | the seed says | on %s | evidence |\n|---|---|---|---|\n", release)
-	for _, c := range seedClaims {
+	for _, c := range Seed {
 		v, ok := got[c.ID]
 		if !ok {
-			v = claimVerdict{"not checked", "its test failed or did not run"}
+			v = Verdict{Verdict: "not checked", Evidence: "its test did not run"}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.ID, c.Sentence, v.Verdict, strings.ReplaceAll(v.Evidence, "|", `\|`))
 	}

@@ -1,0 +1,385 @@
+package harness
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/splat"
+	"github.com/netl-dev/netl/internal/vm"
+)
+
+// Run describes one program run in the guest.
+type Run struct {
+	// Program is a host file (static binary or script) copied into the
+	// guest, or an absolute guest path ("/bbin/gosh") when Guest is set.
+	Program string
+	Guest   bool
+	Args    []string
+	Env     []string
+	// GoTest: Program is a Go test binary. It runs with
+	// -test.v=test2json, its output is kept in the share, and its events
+	// come back decoded in Result.Tests, each with the kernel reports
+	// that appeared while it ran.
+	GoTest bool
+	// Share is the host directory shared with the guest; a temporary one
+	// when empty.
+	Share       string
+	Console     io.Writer // live console lines
+	ConsoleLog  string    // whole console; a new file under the cache's logs/ when empty
+	Interactive bool
+	// Timeout bounds the whole guest run; the session's when zero.
+	Timeout time.Duration
+}
+
+// Phases are the wall times of a run's steps.
+type Phases struct {
+	Kernel, Module, Initramfs time.Duration
+	Boot                      time.Duration // kernel start to netl's init (guest uptime)
+	Clock                     time.Duration // init waiting for high-resolution timers
+	Program                   time.Duration // the program in the guest
+	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and the final reset
+}
+
+func (p Phases) String() string {
+	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + clock settle %s + program %s + firmware/modload/reset %s",
+		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Clock), r(p.Program), r(p.VM-p.Boot-p.Clock-p.Program))
+}
+
+// Result is everything one run observed. Every caller (go test
+// ./vmtest/..., netlvm run, test, repro, bench) reads it; none goes back to
+// the console log or the program's output.
+type Result struct {
+	Series, Release string
+	Debug           bool
+	Accel           string
+	AccelReason     string
+	Cmdline         string // QEMU's, shell-quoted
+	// Status is what the guest init reported; nil when it reported
+	// nothing (Err says why).
+	Status *contract.Status
+	// Err is why the guest did not report: it did not boot, hung (TimedOut)
+	// or panicked. Nil when it reported.
+	Err      error
+	TimedOut bool
+	// Reports are the kernel's reports, each placed by the guest's marks
+	// (the test running, whether the program had started), and the taint
+	// flags the run added.
+	Reports []splat.Report
+	// Tests are a Go test program's tests in the order they started (Run.GoTest).
+	Tests []*GuestTest
+	// Output is what the program wrote to standard output (Run.GoTest).
+	Output []byte
+	// ProgramStarted: init started the program (its mark is on the
+	// console). ProgramLines are the console lines after that mark that
+	// are not the kernel's: what the program and init printed.
+	ProgramStarted bool
+	ProgramLines   []string
+	Phases         Phases
+	ConsoleLog     string
+	Tail           []string // the console's last lines
+}
+
+// ExitCode is the program's exit status; -1 when it did not run or the
+// guest did not report.
+func (r *Result) ExitCode() int {
+	if r.Status == nil {
+		return -1
+	}
+	return r.Status.ExitCode
+}
+
+// Stage is where the guest run stopped (contract.Stage*); "none" when the
+// guest did not report.
+func (r *Result) Stage() string {
+	if r.Status == nil {
+		return "none"
+	}
+	return r.Status.Stage
+}
+
+// Completed: the guest reported, and its program ran to its end.
+func (r *Result) Completed() bool {
+	return r.Err == nil && r.Status != nil && r.Status.Stage == contract.StageDone
+}
+
+// Unplaced are the reports outside every guest test (boot, init, module
+// load, between tests), or all of them when the program is not a Go test.
+func (r *Result) Unplaced() []splat.Report {
+	var out []splat.Report
+	for _, rep := range r.Reports {
+		if r.test(rep.Test) == nil {
+			out = append(out, rep)
+		}
+	}
+	return out
+}
+
+func (r *Result) test(name string) *GuestTest {
+	top, _, _ := strings.Cut(name, "/")
+	for _, t := range r.Tests {
+		if t.Name == top && name != "" {
+			return t
+		}
+	}
+	return nil
+}
+
+// Failure is one reason a run is not a pass: in a guest test, or (Test
+// empty) outside every test.
+type Failure struct {
+	Test, Reason string
+}
+
+func (f Failure) String() string {
+	if f.Test == "" {
+		return f.Reason
+	}
+	return f.Test + ": " + f.Reason
+}
+
+// Failures lists every reason the run is not a pass, most basic first; an
+// empty list is a pass. With ci, a skipped guest test is a failure too.
+func (r *Result) Failures(ci bool) []Failure {
+	var f []Failure
+	switch {
+	case r.Err != nil:
+		return append(f, Failure{Reason: firstLine(r.Err.Error())})
+	case r.Status.Stage != contract.StageDone:
+		f = append(f, Failure{Reason: fmt.Sprintf("guest init stopped at stage %s: %s", r.Status.Stage, r.Status.Error)})
+	case r.Status.Error != "":
+		f = append(f, Failure{Reason: "guest: " + r.Status.Error})
+	}
+	for _, rep := range r.Unplaced() {
+		f = append(f, Failure{Reason: fmt.Sprintf("kernel %s outside any test: %s", rep.Kind, rep.Title)})
+	}
+	failed := false
+	for _, t := range r.Tests {
+		switch {
+		case len(t.Reports) > 0:
+			f = append(f, Failure{t.Name, fmt.Sprintf("kernel %s: %s", t.Reports[0].Kind, t.Reports[0].Title)})
+			failed = true
+		case t.Action == "fail":
+			f = append(f, Failure{t.Name, "failed"})
+			failed = true
+		case t.Action == "":
+			f = append(f, Failure{t.Name, "never finished in the guest (timeout or crash)"})
+			failed = true
+		case t.Action == "skip" && ci:
+			f = append(f, Failure{t.Name, "skipped, and CI allows no skips"})
+		}
+	}
+	if r.Status.Stage == contract.StageDone && r.Status.ExitCode != 0 && !failed {
+		f = append(f, Failure{Reason: fmt.Sprintf("the program exited %d with no failed test (a panic, a timeout, a failed TestMain?)", r.Status.ExitCode)})
+	}
+	return f
+}
+
+// Run boots the guest, loads the module, runs the program and returns what
+// the run observed. The error is non-nil when the harness could not run
+// it (a missing program, a console log it could not write) and when the
+// guest did not report back (then it is also Result.Err, and the Result
+// holds the console tail and the QEMU command line).
+func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
+	share := r.Share
+	if share == "" {
+		d, err := os.MkdirTemp("", "netl-run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		share = d
+	}
+	spec := contract.RunSpec{ModParams: s.Opts.ModParams, Args: r.Args, Env: r.Env}
+	if r.GoTest {
+		spec.Args = append([]string{"-test.v=test2json"}, spec.Args...)
+		spec.Stdout = "program.out"
+	}
+	if s.Module != "" {
+		spec.Module = filepath.Base(s.Module)
+		// Programs that unload and load the module again find it here.
+		spec.Env = append(spec.Env, contract.ModuleEnv+"="+contract.GuestPath(spec.Module))
+		if err := copyFile(s.Module, filepath.Join(share, spec.Module), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if r.Guest {
+		spec.Program = r.Program
+	} else {
+		st, err := os.Stat(r.Program)
+		if err != nil {
+			return nil, fmt.Errorf("program: %w", err)
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("program %s is a directory", r.Program)
+		}
+		spec.Program = "bin/" + filepath.Base(r.Program)
+		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	_ = os.Remove(filepath.Join(share, contract.StatusFile))
+	if err := contract.WriteSpec(share, spec); err != nil {
+		return nil, err
+	}
+	logPath, err := s.consoleLog(r.ConsoleLog)
+	if err != nil {
+		return nil, err
+	}
+	vres, vmErr := vm.Run(ctx, vm.Config{
+		Kernel:      s.Kernel.BzImage(),
+		Initramfs:   s.Initramfs,
+		Share:       share,
+		Timeout:     cmp.Or(r.Timeout, s.Opts.Timeout),
+		Cache:       s.Cache,
+		ConsoleLog:  logPath,
+		Console:     r.Console,
+		Interactive: r.Interactive,
+		Append:      s.appendArgs(),
+	})
+	if vres == nil {
+		return nil, vmErr // QEMU did not start
+	}
+	var ve *vm.Error
+	if vmErr != nil && !errors.As(vmErr, &ve) {
+		return nil, vmErr // the harness failed, not the guest (the console log)
+	}
+	res := &Result{Series: s.Kernel.Series, Release: s.Kernel.Release, Debug: s.Kernel.Debug,
+		Accel: vres.Accel, AccelReason: vres.AccelReason, Cmdline: vres.Cmdline,
+		Status: vres.Status, Err: vmErr, TimedOut: ve != nil && ve.TimedOut,
+		ConsoleLog: logPath, Tail: vres.Tail, Phases: s.Prepared}
+	res.Phases.VM = vres.Wall
+	if st := res.Status; st != nil {
+		res.Phases.Program = seconds(st.ProgramSeconds)
+		res.Phases.Boot = seconds(st.BootSeconds)
+		res.Phases.Clock = seconds(st.ClockSeconds)
+	}
+	res.ProgramStarted, res.ProgramLines = programLines(vres.Console)
+	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow); err != nil {
+		return nil, err
+	}
+	if st := res.Status; st != nil {
+		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter); ok && !taintShown(res.Reports) {
+			res.Reports = append(res.Reports, rep)
+		}
+	}
+	if r.GoTest && res.Status != nil && res.Status.Stage != contract.StageModule && res.Status.Stage != contract.StageSetup {
+		out, err := os.ReadFile(filepath.Join(share, spec.Stdout))
+		if err != nil {
+			return nil, fmt.Errorf("the guest test program's output: %w", err)
+		}
+		res.Output = out
+		if res.Tests, err = decodeTests(out); err != nil {
+			return nil, err
+		}
+		for _, rep := range res.Reports {
+			if t := res.test(rep.Test); t != nil {
+				t.Reports = append(t.Reports, rep)
+			}
+		}
+	}
+	return res, vmErr
+}
+
+var kernelLine = regexp.MustCompile(`^.*?\[\s*\d+\.\d+\]`)
+
+// programLines finds the program's start mark and the console lines after
+// it that the kernel did not print.
+func programLines(console string) (bool, []string) {
+	i := strings.Index(console, contract.MarkProgram())
+	if i < 0 {
+		return false, nil
+	}
+	var lines []string
+	_, rest, _ := strings.Cut(console[i:], "\n")
+	for _, l := range strings.Split(rest, "\n") {
+		if l = strings.TrimRight(l, "\r"); l != "" && !kernelLine.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return true, lines
+}
+
+// taintShown: a report is already there (the flag came with a WARNING, an
+// oops, a "Tainted:" line), so the mask adds nothing a reader needs.
+func taintShown(reports []splat.Report) bool {
+	for _, r := range reports {
+		if r.Kind == "taint" {
+			return true
+		}
+	}
+	return len(reports) > 0
+}
+
+// appendArgs are the session's kernel command-line words, and on the
+// debug flavour a hung-task threshold the suite can meet: the kernel's
+// default (120 s) outlasts most runs, so a hang would never be reported.
+func (s *Session) appendArgs() []string {
+	args := append([]string(nil), s.Opts.Append...)
+	if s.Kernel.Debug && !hasArg(args, "sysctl.kernel.hung_task_timeout_secs=") {
+		args = append(args, "sysctl.kernel.hung_task_timeout_secs="+fmt.Sprint(DebugHungTaskSeconds))
+	}
+	return args
+}
+
+// DebugHungTaskSeconds is the hung-task threshold of debug-flavour runs.
+const DebugHungTaskSeconds = 10
+
+func hasArg(args []string, prefix string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// consoleLog is where a run keeps its console: the path asked for, or a
+// new file under the cache's logs/, so that a failure can always be read
+// after the run.
+func (s *Session) consoleLog(path string) (string, error) {
+	dir := filepath.Join(s.Cache, "logs")
+	if path != "" {
+		dir = filepath.Dir(path)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	if path != "" {
+		return path, nil
+	}
+	f, err := os.CreateTemp(dir, "run-"+time.Now().Format("20060102-150405")+"-*.console.log")
+	if err != nil {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
+// BareBoot boots the session's kernel with another initramfs and no share
+// (the floor: an init that resets at once) and returns its wall time.
+func (s *Session) BareBoot(ctx context.Context, initramfs string) (time.Duration, error) {
+	res, err := vm.Run(ctx, vm.Config{Kernel: s.Kernel.BzImage(), Initramfs: initramfs, Cache: s.Cache, Timeout: time.Minute})
+	if err != nil {
+		return 0, err
+	}
+	return res.Wall, nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

@@ -1,0 +1,183 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/gobuild"
+	"github.com/netl-dev/netl/internal/kernel"
+	"github.com/netl-dev/netl/internal/splat"
+)
+
+// GuestTest is one top-level test of a guest Go test program.
+type GuestTest struct {
+	Name    string
+	Action  string // pass, fail, skip; empty when it never finished
+	Output  string // its output and its subtests', as go test -v prints it
+	Elapsed time.Duration
+	Reports []splat.Report // kernel reports that appeared while it ran
+}
+
+// decodeTests turns a test binary's -test.v=test2json output into its
+// tests, through go's own test2json.
+func decodeTests(raw []byte) ([]*GuestTest, error) {
+	cmd := exec.Command("go", "tool", "test2json", "-t")
+	cmd.Stdin = bytes.NewReader(raw)
+	js, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool test2json: %w", err)
+	}
+	var order []*GuestTest
+	byName := make(map[string]*GuestTest)
+	sc := bufio.NewScanner(bytes.NewReader(js))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			Action, Test, Output string
+			Elapsed              float64
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("test2json: %w", err)
+		}
+		if e.Test == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(e.Test, "/")
+		g := byName[top]
+		if g == nil {
+			g = &GuestTest{Name: top}
+			byName[top] = g
+			order = append(order, g)
+		}
+		switch e.Action {
+		case "output":
+			g.Output += e.Output
+		case "pass", "fail", "skip", "bench":
+			if e.Test == top {
+				g.Action = e.Action
+				if e.Action == "bench" { // a finished benchmark
+					g.Action = "pass"
+				}
+				g.Elapsed = time.Duration(e.Elapsed * float64(time.Second))
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for _, g := range order {
+		// test2json ends a benchmark with its result line, not an action.
+		if g.Action == "" && strings.HasPrefix(g.Name, "Benchmark") && strings.Contains(g.Output, "ns/op") {
+			g.Action = "pass"
+		}
+	}
+	return order, nil
+}
+
+// GuestPackage holds the tests that run inside the VM. Its test files carry
+// the netlguest build tag, so `go test ./...` on the host does not run them
+// outside a guest.
+const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
+
+// BuildGuestTests compiles the guest suite as a static test binary in dir.
+func BuildGuestTests(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "guest.test")
+	if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", bin, GuestPackage); err != nil {
+		return "", fmt.Errorf("building the guest tests: %w", err)
+	}
+	return bin, nil
+}
+
+// Suite is a run of the guest suite.
+type Suite struct {
+	// Binary is the guest test binary (BuildGuestTests).
+	Binary string
+	// Run, Bench: -test.run and -test.bench in the guest.
+	Run, Bench string
+	// Timeout is the guest's -test.timeout; by flavour when zero.
+	Timeout time.Duration
+}
+
+// Guest test timeouts: the debug flavour (KASAN, lockdep, kmemleak) runs
+// the suite about 4 times slower under TCG.
+const (
+	SuiteTimeout      = 4 * time.Minute
+	DebugSuiteTimeout = 16 * time.Minute
+)
+
+// RunSuite runs the guest suite with the module loaded; r gives the share,
+// console and log. The guest learns the module's path, the newest pinned
+// series and the flavour through contract's environment.
+func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, error) {
+	timeout := suite.Timeout
+	if timeout == 0 {
+		timeout = SuiteTimeout
+		if s.Kernel.Debug {
+			timeout = DebugSuiteTimeout
+		}
+	}
+	if r.Timeout == 0 {
+		r.Timeout = max(s.Opts.Timeout, timeout+time.Minute) // the guest's own timeout reports first
+	}
+	r.Program, r.Guest, r.GoTest = suite.Binary, false, true
+	r.Args = append(r.Args, fmt.Sprintf("-test.timeout=%s", timeout))
+	if suite.Run != "" {
+		r.Args = append(r.Args, "-test.run="+suite.Run)
+	}
+	if suite.Bench != "" {
+		r.Args = append(r.Args, "-test.bench="+suite.Bench, "-test.benchmem")
+	}
+	pins, err := kernel.Pins()
+	if err != nil {
+		return nil, err
+	}
+	all := kernel.Series(pins)
+	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+all[len(all)-1])
+	if s.Kernel.Debug {
+		r.Env = append(r.Env, contract.DebugEnv+"=1")
+	}
+	return s.Run(ctx, r)
+}
+
+// BenchSummary is the guest benchmarks' result lines and the ratio of each
+// netlink figure to its UDP loopback baseline from the same VM; empty when
+// no benchmark ran.
+func BenchSummary(tests []*GuestTest) string {
+	ns := make(map[string]float64)
+	var lines []string
+	for _, t := range tests {
+		if !strings.HasPrefix(t.Name, "Benchmark") {
+			continue
+		}
+		for _, l := range strings.Split(t.Output, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 4 && strings.HasPrefix(f[0], "Benchmark") && f[3] == "ns/op" {
+				var v float64
+				if _, err := fmt.Sscanf(f[2], "%g", &v); err == nil {
+					name := strings.SplitN(strings.TrimPrefix(f[0], "Benchmark"), "-", 2)[0]
+					ns[name] = v
+					lines = append(lines, strings.TrimSpace(l))
+				}
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(strings.Join(lines, "\n"))
+	for _, pair := range [][2]string{{"EchoRoundTrip", "UDPLoopbackRoundTrip"}, {"BroadcastFanout8", "UDPFanout8"}} {
+		if a, ok := ns[pair[0]]; ok && ns[pair[1]] > 0 {
+			fmt.Fprintf(&b, "\n%s: %.0f ns/op = %.2fx %s (%.0f ns/op); %.0f ops/s", pair[0], a, a/ns[pair[1]], pair[1], ns[pair[1]], 1e9/a)
+		}
+	}
+	return b.String()
+}
