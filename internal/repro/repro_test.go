@@ -170,4 +170,3 @@ func TestDecideEveryOutcome(t *testing.T) {
 		})
 	}
 }
-
