@@ -36,7 +36,7 @@ lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 kernel: ## build (or find in the cache) the kernel(s) for SERIES
 	$(NETLVM) kernel build $(DEBUGFLAG) $(SERIES)
 
-vm: ## the VM suite (go test ./vmtest/...) on SERIES, one table; -json logs in the cache
+vm: ## the guest suite on SERIES through the harness, one table; results and consoles in the cache's logs
 	$(NETLVM) test $(DEBUGFLAG) -kernel $(SERIES)
 
 matrix: ## the VM suite on every pinned series
@@ -51,7 +51,7 @@ bench: ## in-guest benchmarks on SERIES (one series), with their UDP baselines
 	$(NETLVM) kernel build $(SERIES)
 	NETL_KERNEL=$(SERIES) NETL_BENCH=. NETL_GUEST_RUN='^$$' $(GO) test -count=1 -v -run 'TestGuest$$' ./vmtest/ | grep -E 'Benchmark|ns/op|ops/s'
 
-repro: ## reported bugs (vmtest/repro): shown on the buggy module, absent on netl.ko, on SERIES
+repro: ## reported bugs B1-B9 (vmtest/repro) on SERIES: reproduced, not a bug on that kernel, or error
 	$(NETLVM) repro -kernel $(SERIES)
 
 checkpatch: ## checkpatch.pl from each SERIES tree over the module

@@ -54,9 +54,8 @@ func reproCmd(args []string) (int, error) {
 				code = 1
 			}
 			rows = append(rows, v)
-			fmt.Printf("%-4s %-6s %-25s %-7s %-7s %s | %s: %s | netl.ko: %s (%s)\n", c.ID, s, v.Verdict,
-				v.Buggy.Class, v.Fixed.Class, v.Reason, c.Module, v.Buggy.Evidence, v.Fixed.Evidence,
-				time.Since(start).Round(100*time.Millisecond))
+			fmt.Printf("%-4s %-6s %-25s %-7s %-7s %s | netl.ko: %s (%s)\n", c.ID, s, v.Verdict,
+				v.Buggy.Class, v.Fixed.Class, v.Reason, v.Fixed.Evidence, time.Since(start).Round(100*time.Millisecond))
 		}
 	}
 	if *md != "" {
