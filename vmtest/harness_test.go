@@ -84,7 +84,7 @@ func TestKernelThatCannotBootIsReported(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.cpio")
 	require.NoError(t, os.WriteFile(bad, bytes.Repeat([]byte("not a cpio archive "), 64), 0o644))
 	start := time.Now()
-	_, err := vm.Run(context.Background(), vm.Config{Kernel: s.Kernel.BzImage(), Initramfs: bad, Cache: s.Cache, Timeout: 2 * time.Minute})
+	_, err := s.BareBoot(context.Background(), bad)
 	var vmErr *vm.Error
 	require.ErrorAs(t, err, &vmErr)
 	assert.Contains(t, err.Error(), "panicked")

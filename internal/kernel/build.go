@@ -150,16 +150,6 @@ func (k *Kernel) Built() bool {
 	return err == nil
 }
 
-// Ensure returns the kernel for opts, building it first when the cache does
-// not hold it (Plan, then Kernel.Ensure).
-func Ensure(opts Options) (*Kernel, error) {
-	k, err := Plan(opts)
-	if err != nil {
-		return nil, err
-	}
-	return k, k.Ensure(opts.Progress)
-}
-
 // Ensure builds the planned kernel when the cache does not hold it (and
 // remakes a local source tree). Concurrent callers wait on a lock; a failed
 // build leaves nothing in the cache but its log.

@@ -30,11 +30,16 @@ func TestRealReports(t *testing.T) {
 		frames           bool
 	}{
 		{"warn.log", "WARNING", `^WARNING: CPU: 0 PID: \d+ at .*splatgen\.c:\d+ splatgen_init`, true},
+		{"warn-5.10.log", "WARNING", `^WARNING: CPU: 0 PID: \d+ at .*splatgen\.c:\d+ splatgen_init`, true},
+		{"warn-7.2.log", "WARNING", `^WARNING: splatgen\.c:\d+ at splatgen_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[splatgen\], CPU#0: `, true}, // 7.x moved the location first
+		{"oops-5.10.log", "BUG", `^BUG: kernel NULL pointer dereference`, true},
+		{"oops-7.2.log", "BUG", `^BUG: kernel NULL pointer dereference`, true},
 		{"bug.log", "kernel BUG", `^kernel BUG at .*splatgen\.c:\d+!`, true},
 		{"gpf.log", "general protection fault", `general protection fault`, true},
 		{"oops.log", "BUG", `^BUG: kernel NULL pointer dereference`, true},
 		{"panic.log", "panic", `^Kernel panic - not syncing: splatgen asked for a panic`, false},
 		{"kasan.log", "KASAN", `^BUG: KASAN: slab-out-of-bounds in splatgen_init`, true},
+		{"ubsan.log", "UBSAN", `^UBSAN: array-index-out-of-bounds in .*splatgen\.c:\d+`, true},
 		{"leak.log", "kmemleak", `unreferenced object 0x|new suspected memory leaks`, false},
 		{"lockdep.log", "lockdep", `^WARNING: possible circular locking dependency detected`, false},
 		{"hung.log", "hung task", `^INFO: task splatgen_hung:\d+ blocked for more than \d+ seconds`, false},

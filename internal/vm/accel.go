@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/internal/cache"
 )
 
 // Accelerators QEMU can use.
@@ -38,7 +40,7 @@ type accelVerdict struct {
 // else a cached verdict, else a probe that boots kernel under KVM and
 // expects its banner on the console within ProbeTimeout. It returns the
 // accelerator and why it was chosen.
-func ChooseAccel(cache, qemu, kernel string) (string, string, error) {
+func ChooseAccel(cacheDir, qemu, kernel string) (string, string, error) {
 	switch a := os.Getenv("NETL_ACCEL"); a {
 	case "":
 	case KVM, TCG:
@@ -57,7 +59,7 @@ func ChooseAccel(cache, qemu, kernel string) (string, string, error) {
 	qemuInfo, _ := os.Stat(qemu)
 	key := fmt.Sprintf("%s|%s|%v|%s", unix.ByteSliceToString(uts.Release[:]), qemu, modTime(qemuInfo), kernel)
 	sum := sha256.Sum256([]byte(key))
-	path := filepath.Join(cache, "accel", hex.EncodeToString(sum[:8])+".json")
+	path := filepath.Join(cacheDir, "accel", hex.EncodeToString(sum[:8])+".json")
 	if data, err := os.ReadFile(path); err == nil {
 		var v accelVerdict
 		if json.Unmarshal(data, &v) == nil && v.Key == key {
@@ -72,10 +74,7 @@ func ChooseAccel(cache, qemu, kernel string) (string, string, error) {
 	}
 	if data, err := json.Marshal(v); err == nil {
 		_ = os.MkdirAll(filepath.Dir(path), 0o755)
-		tmp := path + ".tmp"
-		if os.WriteFile(tmp, data, 0o644) == nil {
-			_ = os.Rename(tmp, path)
-		}
+		_ = cache.WriteFile(path, data, 0o644) // only a cache: the probe runs again
 	}
 	return v.Accel, v.Reason, nil
 }

@@ -4,7 +4,7 @@
  * console scanner in internal/splat is tested on real reports from the
  * kernels netl runs (internal/splat/testdata/KIND.log), not on made-up text.
  *
- * insmod splatgen.ko kind=warn|bug|gpf|oops|kasan|leak|lockdep|hung|softlockup|panic
+ * insmod splatgen.ko kind=warn|bug|gpf|oops|kasan|ubsan|leak|lockdep|hung|softlockup|panic
  *
  * Test tooling only: every kind is a deliberate bug.
  */
@@ -25,6 +25,17 @@ MODULE_PARM_DESC(kind, "report to cause");
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
 static void *leaked;
+
+/*
+ * An index past a[] that stays inside the struct: UBSAN_BOUNDS reports it,
+ * KASAN sees a valid access and stays quiet.
+ */
+static struct {
+	int a[4];
+	int after;
+} splat_bounds;
+static int splat_index = 4;
+module_param_named(index, splat_index, int, 0444);
 
 static noinline int splat_hung(void *unused)
 {
@@ -65,6 +76,8 @@ static int __init splatgen_init(void)
 		c = ((volatile char *)buf)[16];
 		(void)c;
 		kfree(buf);
+	} else if (!strcmp(kind, "ubsan")) {
+		pr_info("a[%d] = %d\n", splat_index, READ_ONCE(splat_bounds.a[splat_index]));
 	} else if (!strcmp(kind, "leak")) {
 		leaked = kmalloc(128, GFP_KERNEL);
 		leaked = NULL;
