@@ -169,13 +169,11 @@ func runSeries(sess *harness.Session, bin, run, prefix string) *seriesResult {
 	if len(outside) > 0 {
 		r.err = strings.Join(outside, "; ")
 	}
-	if len(res.Tests) == 0 && r.err == "" {
-		r.err = "the guest ran no tests"
-	}
 	r.ok = len(failures) == 0 && r.err == ""
 	if run == "" && res.Completed() {
 		got := claims.FromTests(res.Tests)
-		_ = os.WriteFile(filepath.Join(filepath.Dir(prefix), "claims-"+res.Series+".md"), []byte(claims.Table(res.Series+" ("+res.Release+")", got)), 0o644)
+		name := res.Series + map[bool]string{true: "-debug"}[res.Debug]
+		_ = os.WriteFile(filepath.Join(filepath.Dir(prefix), "claims-"+name+".md"), []byte(claims.Table(name+" ("+res.Release+")", got)), 0o644)
 	}
 	writeSummary(prefix+".json", res, failures)
 	return r
@@ -195,12 +193,16 @@ func writeSummary(path string, res *harness.Result, failures []harness.Failure) 
 		ExitCode                                  int
 		TimedOut                                  bool
 		Failures                                  []string
+		Reports                                   []string `json:",omitempty"` // outside every test
 		Tests                                     []test
 		Phases                                    string
 	}{Series: res.Series, Release: res.Release, Accel: res.Accel, Stage: res.Stage(), ConsoleLog: res.ConsoleLog,
 		ExitCode: res.ExitCode(), TimedOut: res.TimedOut, Phases: res.Phases.String()}
 	for _, f := range failures {
 		sum.Failures = append(sum.Failures, f.String())
+	}
+	for _, r := range res.Unplaced() {
+		sum.Reports = append(sum.Reports, r.String())
 	}
 	for _, t := range res.Tests {
 		tt := test{Name: t.Name, Action: t.Action, Seconds: t.Elapsed.Seconds(), Output: t.Output}

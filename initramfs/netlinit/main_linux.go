@@ -82,7 +82,11 @@ func run() (st contract.Status) {
 		st.Error = fmt.Sprintf("bringing up lo: %v", err)
 		return st
 	}
-	st.TaintedBefore = tainted()
+	// An unreadable mask before counts as clean, so that every flag set
+	// after it is the run's; an unreadable mask after is all flags.
+	if st.TaintedBefore = tainted(); st.TaintedBefore == ^uint64(0) {
+		st.TaintedBefore = 0
+	}
 	// Read again however the run ends: a taint the module's load or the
 	// program left is a failure even when the kernel printed nothing.
 	defer func() { st.TaintedAfter = tainted() }()

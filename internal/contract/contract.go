@@ -42,7 +42,7 @@ const (
 	MaxSeriesEnv = "NETL_MAX_SERIES"
 	// DebugEnv is set on the debug flavour: the guest checks that its
 	// detectors (kmemleak) are live, and fails when they are not.
-	DebugEnv = "NETL_DEBUG"
+	DebugEnv = "NETL_GUEST_DEBUG"
 	// InGuestEnv is set on the kernel command line by vmtest
 	// (qemu.WithVmtestIdent) and read by guest.SkipIfNotInVM.
 	InGuestEnv = "VMTEST_IN_GUEST"

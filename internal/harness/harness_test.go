@@ -1,12 +1,16 @@
 package harness
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/splat"
 )
 
 func TestCheckModParams(t *testing.T) {
@@ -62,4 +66,46 @@ func TestKbuildModule(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := a.o b.o\n"), 0o644))
 	_, err := kbuildModule(dir)
 	assert.Error(t, err, "two modules")
+}
+
+func TestProgramLines(t *testing.T) {
+	console := "[    0.500000] boot line\n" +
+		"[    1.000000] " + contract.MarkProgram() + "\n" +
+		"[  0.010s] reproducer says hello\n" +
+		"half a line[    1.200000] netl: a kernel line cut into it\n" +
+		"[    1.300000] kernel only\n" +
+		"measured [0.5] not a timestamp\n"
+	started, lines := programLines(console)
+	assert.True(t, started)
+	assert.Equal(t, []string{"[  0.010s] reproducer says hello", "half a line", "measured [0.5] not a timestamp"}, lines)
+	started, lines = programLines("[    0.500000] boot line\n")
+	assert.False(t, started)
+	assert.Empty(t, lines)
+}
+
+func TestFailuresOfADeadGuest(t *testing.T) {
+	// An oops ended QEMU during TestB: the result still names the test,
+	// its report, and the tests that never finished.
+	warn := splat.Report{Kind: "BUG", Title: "BUG: kernel NULL pointer dereference", Test: "TestB", InProgram: true}
+	res := &Result{Err: errors.New("the guest kernel panicked\n--- last 40 console lines ---"), GoTest: true,
+		Reports: []splat.Report{warn},
+		Tests:   []*GuestTest{{Name: "TestA", Action: "pass"}, {Name: "TestB", Reports: []splat.Report{warn}}}}
+	f := res.Failures(false)
+	require.Len(t, f, 2)
+	assert.Equal(t, Failure{Reason: "the guest kernel panicked"}, f[0])
+	assert.Equal(t, "TestB", f[1].Test)
+	assert.Contains(t, f[1].Reason, "NULL pointer")
+
+	assert.NotEmpty(t, (&Result{}).Failures(false), "no status and no error is still not a pass")
+	noTests := &Result{GoTest: true, Status: &contract.Status{Stage: contract.StageDone}}
+	assert.Equal(t, "the guest ran no tests", noTests.Failures(false)[0].Reason)
+	skipped := &Result{GoTest: true, Status: &contract.Status{Stage: contract.StageDone}, Tests: []*GuestTest{{Name: "TestS", Action: "skip"}}}
+	assert.Empty(t, skipped.Failures(false))
+	assert.NotEmpty(t, skipped.Failures(true), "CI allows no skips")
+}
+
+func TestTaintExplained(t *testing.T) {
+	assert.True(t, taintExplained([]splat.Report{{Kind: "WARNING"}}))
+	assert.False(t, taintExplained([]splat.Report{{Kind: "kmemleak"}}), "kmemleak taints nothing: a silent taint still needs its report")
+	assert.False(t, taintExplained(nil))
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,8 +75,11 @@ type Result struct {
 	// (the test running, whether the program had started), and the taint
 	// flags the run added.
 	Reports []splat.Report
-	// Tests are a Go test program's tests in the order they started (Run.GoTest).
-	Tests []*GuestTest
+	// GoTest: the program was a Go test binary (Run.GoTest), and Tests
+	// are its tests in the order they started, also when the guest died
+	// under them.
+	GoTest bool
+	Tests  []*GuestTest
 	// Output is what the program wrote to standard output (Run.GoTest).
 	Output []byte
 	// ProgramStarted: init started the program (its mark is on the
@@ -149,11 +152,15 @@ func (f Failure) String() string {
 
 // Failures lists every reason the run is not a pass, most basic first; an
 // empty list is a pass. With ci, a skipped guest test is a failure too.
+// A guest that did not report still has its reports and tests listed: the
+// test that was running when the kernel died is the one to look at.
 func (r *Result) Failures(ci bool) []Failure {
 	var f []Failure
 	switch {
 	case r.Err != nil:
-		return append(f, Failure{Reason: firstLine(r.Err.Error())})
+		f = append(f, Failure{Reason: firstLine(r.Err.Error())})
+	case r.Status == nil:
+		f = append(f, Failure{Reason: "the guest reported no status"})
 	case r.Status.Stage != contract.StageDone:
 		f = append(f, Failure{Reason: fmt.Sprintf("guest init stopped at stage %s: %s", r.Status.Stage, r.Status.Error)})
 	case r.Status.Error != "":
@@ -178,8 +185,11 @@ func (r *Result) Failures(ci bool) []Failure {
 			f = append(f, Failure{t.Name, "skipped, and CI allows no skips"})
 		}
 	}
-	if r.Status.Stage == contract.StageDone && r.Status.ExitCode != 0 && !failed {
+	if r.Completed() && r.Status.ExitCode != 0 && !failed {
 		f = append(f, Failure{Reason: fmt.Sprintf("the program exited %d with no failed test (a panic, a timeout, a failed TestMain?)", r.Status.ExitCode)})
+	}
+	if r.GoTest && r.Completed() && len(r.Tests) == 0 {
+		f = append(f, Failure{Reason: "the guest ran no tests"})
 	}
 	return f
 }
@@ -199,7 +209,7 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		defer os.RemoveAll(d)
 		share = d
 	}
-	spec := contract.RunSpec{ModParams: s.Opts.ModParams, Args: r.Args, Env: r.Env}
+	spec := contract.RunSpec{ModParams: s.Opts.ModParams, Args: slices.Clone(r.Args), Env: slices.Clone(r.Env)}
 	if r.GoTest {
 		spec.Args = append([]string{"-test.v=test2json"}, spec.Args...)
 		spec.Stdout = "program.out"
@@ -258,7 +268,7 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 	}
 	res := &Result{Series: s.Kernel.Series, Release: s.Kernel.Release, Debug: s.Kernel.Debug,
 		Accel: vres.Accel, AccelReason: vres.AccelReason, Cmdline: vres.Cmdline,
-		Status: vres.Status, Err: vmErr, TimedOut: ve != nil && ve.TimedOut,
+		Status: vres.Status, Err: vmErr, TimedOut: ve != nil && ve.TimedOut, GoTest: r.GoTest,
 		ConsoleLog: logPath, Tail: vres.Tail, Phases: s.Prepared}
 	res.Phases.VM = vres.Wall
 	if st := res.Status; st != nil {
@@ -271,18 +281,20 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		return nil, err
 	}
 	if st := res.Status; st != nil {
-		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter); ok && !taintShown(res.Reports) {
+		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter); ok && !taintExplained(res.Reports) {
 			res.Reports = append(res.Reports, rep)
 		}
 	}
-	if r.GoTest && res.Status != nil && res.Status.Stage != contract.StageModule && res.Status.Stage != contract.StageSetup {
-		out, err := os.ReadFile(filepath.Join(share, spec.Stdout))
-		if err != nil {
-			return nil, fmt.Errorf("the guest test program's output: %w", err)
-		}
-		res.Output = out
-		if res.Tests, err = decodeTests(out); err != nil {
-			return nil, err
+	if r.GoTest {
+		// Whatever the program wrote, also when the guest died under it
+		// (an oops ends QEMU at once): the test that was running is the
+		// one the report belongs to. No output (the module did not
+		// load, the program never started) is no tests.
+		if out, err := os.ReadFile(filepath.Join(share, spec.Stdout)); err == nil {
+			res.Output = out
+			if res.Tests, err = decodeTests(out); err != nil {
+				return nil, err
+			}
 		}
 		for _, rep := range res.Reports {
 			if t := res.test(rep.Test); t != nil {
@@ -293,10 +305,9 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 	return res, vmErr
 }
 
-var kernelLine = regexp.MustCompile(`^.*?\[\s*\d+\.\d+\]`)
-
 // programLines finds the program's start mark and the console lines after
-// it that the kernel did not print.
+// it that the kernel did not print (the part before the kernel's timestamp
+// when a kernel message interrupted a line).
 func programLines(console string) (bool, []string) {
 	i := strings.Index(console, contract.MarkProgram())
 	if i < 0 {
@@ -305,22 +316,27 @@ func programLines(console string) (bool, []string) {
 	var lines []string
 	_, rest, _ := strings.Cut(console[i:], "\n")
 	for _, l := range strings.Split(rest, "\n") {
-		if l = strings.TrimRight(l, "\r"); l != "" && !kernelLine.MatchString(l) {
-			lines = append(lines, l)
+		before, msg, kernel := splat.KernelLine(l)
+		if kernel {
+			msg = before
+		}
+		if msg = strings.TrimSpace(msg); msg != "" {
+			lines = append(lines, msg)
 		}
 	}
 	return true, lines
 }
 
-// taintShown: a report is already there (the flag came with a WARNING, an
-// oops, a "Tainted:" line), so the mask adds nothing a reader needs.
-func taintShown(reports []splat.Report) bool {
+// taintExplained: a report of a kind that taints the kernel itself is
+// there (a WARNING sets W, an oops D), so the mask adds nothing a reader
+// needs.
+func taintExplained(reports []splat.Report) bool {
 	for _, r := range reports {
-		if r.Kind == "taint" {
+		if splat.Taints(r.Kind) {
 			return true
 		}
 	}
-	return len(reports) > 0
+	return false
 }
 
 // appendArgs are the session's kernel command-line words, and on the

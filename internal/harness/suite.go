@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,7 +129,8 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 		r.Timeout = max(s.Opts.Timeout, timeout+time.Minute) // the guest's own timeout reports first
 	}
 	r.Program, r.Guest, r.GoTest = suite.Binary, false, true
-	r.Args = append(r.Args, fmt.Sprintf("-test.timeout=%s", timeout))
+	r.Args = append(slices.Clone(r.Args), fmt.Sprintf("-test.timeout=%s", timeout))
+	r.Env = slices.Clone(r.Env)
 	if suite.Run != "" {
 		r.Args = append(r.Args, "-test.run="+suite.Run)
 	}

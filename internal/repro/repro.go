@@ -46,9 +46,11 @@ type Expect struct {
 	//            contract.ReproShownExit (a finding no kernel report
 	//            carries: bytes that should not reach user space);
 	//   build-failure  the compiler's output matches Pattern;
-	//   absent   a bug that these kernels may not have: any kernel report
-	//            or a failed reproducer shows it; "not a bug on this
-	//            kernel" when both modules run clean.
+	//   absent   a bug that these kernels may not have: a kernel report
+	//            after the reproducer started, or a failed check (the
+	//            reproducer exits contract.ReproShownExit with its SHOWN:
+	//            line), shows it; "not a bug on this kernel" when both
+	//            modules run clean.
 	Kind    string `json:"kind"`
 	Pattern string `json:"pattern,omitempty"`
 	Frame   string `json:"frame,omitempty"`
@@ -212,9 +214,14 @@ type Verdict struct {
 	Reason  string
 }
 
-// OK: the verdict is one the case allows (reproduced, or not a bug where
-// the case says so); anything else makes netlvm repro exit 1.
-func (v Verdict) OK() bool { return v.Verdict == Reproduced || v.Verdict == NotABug }
+// OK: the verdict is one the case allows (reproduced where the case
+// expects the bug, not a bug where it says so); anything else makes
+// netlvm repro exit 1: a bug shown where the case calls it harmless means
+// the case is wrong, and someone must look.
+func (v Verdict) OK() bool {
+	_, harmless := v.Case.NotABug[v.Series]
+	return (v.Verdict == Reproduced && !harmless) || v.Verdict == NotABug
+}
 
 // Decide applies the rule in the package comment.
 func Decide(c Case, series string, buggy, fixed Outcome) (verdict, reason string) {
@@ -265,7 +272,7 @@ func Classify(c Case, module string, res *harness.Result, setupErr error) Outcom
 			}
 		}
 	case "hang":
-		if l := firstMatchOf(c.line, res.ProgramLines); res.TimedOut && l != "" && len(counted) == 0 {
+		if l := firstMatchOf(c.line, res.ProgramLines); res.TimedOut && l != "" && len(res.Reports) == 0 {
 			o.Class, o.Evidence = Shown, fmt.Sprintf("killed at the %s timeout after: %s", c.timeout, l)
 			return o
 		}
@@ -279,8 +286,8 @@ func Classify(c Case, module string, res *harness.Result, setupErr error) Outcom
 			o.Class, o.Evidence = Shown, fmt.Sprintf("kernel %s: %s", counted[0].Kind, counted[0].Title)
 			return o
 		}
-		if res.Completed() && res.ExitCode() != 0 {
-			o.Class, o.Evidence = Shown, fmt.Sprintf("the reproducer's check failed (exit %d): %s", res.ExitCode(), lastOf(res.ProgramLines))
+		if l := firstMatchOf(shownLine, res.ProgramLines); res.Completed() && res.ExitCode() == contract.ReproShownExit && l != "" {
+			o.Class, o.Evidence = Shown, "the reproducer's check failed: "+l
 			return o
 		}
 	}
@@ -298,6 +305,8 @@ func Classify(c Case, module string, res *harness.Result, setupErr error) Outcom
 		o.Class, o.Evidence = Other, firstLine(res.Err.Error())
 	case len(other) > 0:
 		o.Class, o.Evidence = Other, fmt.Sprintf("kernel %s (not the case's): %s", other[0].Kind, other[0].Title)
+	case res.Status == nil:
+		o.Class, o.Evidence = Other, "the guest reported no status"
 	case res.Stage() != contract.StageDone:
 		o.Class, o.Evidence = Other, fmt.Sprintf("stopped at stage %s: %s", res.Stage(), res.Status.Error)
 	case res.ExitCode() != 0:
@@ -374,6 +383,9 @@ func firstMatch(re *regexp.Regexp, text string) string {
 	}
 	return ""
 }
+
+// shownLine is what reprokit.Shown prints.
+var shownLine = regexp.MustCompile(`SHOWN: `)
 
 func firstMatchOf(re *regexp.Regexp, lines []string) string {
 	for _, l := range lines {

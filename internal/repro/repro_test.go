@@ -129,7 +129,14 @@ func TestClassifyEveryOutcome(t *testing.T) {
 		{"exit with a report too", exit, done(contract.ReproShownExit, []string{"SHOWN: x"}, bug), nil, Other, "BUG"},
 		{"absent: clean", absent, done(0, nil), nil, Clean, "no kernel report"},
 		{"absent: a report shows it", absent, done(0, nil, leak), nil, Shown, "kmemleak"},
-		{"absent: the check failed", absent, done(1, []string{"FAIL: socket after unload"}), nil, Shown, "check failed"},
+		{"absent: the check failed", absent, done(contract.ReproShownExit, []string{"[ 1.0s] SHOWN: socket(AF_NETLINK, SOCK_RAW, 25) succeeded after the unload"}), nil, Shown, "check failed"},
+		{"absent: the reproducer broke", absent, done(1, []string{"[ 1.0s] FAIL: cannot dial"}), nil, Other, "exited 1"},
+		{"absent: the reproducer panicked", absent, done(2, []string{"panic: runtime error"}), nil, Other, "exited 2"},
+		{"hang with a boot report", hang, func() *harness.Result {
+			r := hung([]string{"[ 4.0s] B5 loop: x"})
+			r.Reports = []splat.Report{rep("WARNING", "WARNING: CPU: 0 PID: 1 at boot.c:1", false, false)}
+			return r
+		}(), nil, Other, "timed out"},
 		{"build failure", build, nil, errors.New("building netl_seed.ko failed\nx.c:76: error: 'struct netlink_skb_parms' has no member named 'pid'"), Shown, "no member"},
 		{"built", build, nil, nil, Clean, "built"},
 		{"build failed otherwise", build, nil, errors.New("no space left on device"), Other, "setup failed"},
@@ -160,13 +167,13 @@ func TestDecideEveryOutcome(t *testing.T) {
 		{"buggy side broke", other, clean, "6.1", Error, "timed out", false},
 		{"both clean, a bug elsewhere", clean, clean, "6.1", NotReproduced, "ran clean", false},
 		{"both clean, not a bug here", clean, clean, "6.12", NotABug, "same code", true},
-		{"shown where the case says not a bug", shown, clean, "6.12", Reproduced, "BUG: x", true},
+		{"shown where the case says not a bug", shown, clean, "6.12", Reproduced, "BUG: x", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, reason := Decide(c, tc.series, tc.buggy, tc.fixed)
 			assert.Equal(t, tc.want, v)
 			assert.Contains(t, reason, tc.reason)
-			assert.Equal(t, tc.ok, Verdict{Verdict: v}.OK())
+			assert.Equal(t, tc.ok, Verdict{Case: c, Series: tc.series, Verdict: v}.OK())
 		})
 	}
 }

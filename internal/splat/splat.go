@@ -95,14 +95,28 @@ var ErrNoPatterns = errors.New("splat: no report patterns: refusing to call the 
 const maxExcerpt = 60
 
 var (
-	// The kernel's timestamp, after whatever the console put before it (a
-	// colour code, the end of an unterminated line from user space), and
-	// the caller id that CONFIG_PRINTK_CALLER adds: "[    1.234567][    T1] ".
-	timestamp = regexp.MustCompile(`^.*?\[\s*\d+\.\d+\](\[\s*[CT]\d+\])?\s?`)
+	// The kernel's timestamp (always six decimals), after whatever the
+	// console put before it (a colour code, the end of an unterminated
+	// line from user space), and the caller id that CONFIG_PRINTK_CALLER
+	// adds: "[    1.234567][    T1] ".
+	timestamp = regexp.MustCompile(`^(.*?)\[\s*\d+\.\d{6}\](\[\s*[CT]\d+\])?\s?`)
 	endTrace  = regexp.MustCompile(`---\[ end (trace|Kernel panic)`)
 	frame     = regexp.MustCompile(`\[([a-z0-9_]+)\]\s*$`)
 	tainted   = regexp.MustCompile(`Tainted: ([A-Z ]+?)\s+\d`)
 )
+
+// KernelLine splits a console line into what came before the kernel's
+// timestamp (user space's unterminated output, a colour code) and the
+// kernel's message after it; ok is false for a line without a kernel
+// timestamp, returned whole as msg.
+func KernelLine(raw string) (before, msg string, ok bool) {
+	raw = strings.TrimRight(raw, "\r")
+	m := timestamp.FindStringSubmatchIndex(raw)
+	if m == nil {
+		return "", raw, false
+	}
+	return raw[m[2]:m[3]], raw[m[1]:], true
+}
 
 // Taint flags a run may carry: O (out-of-tree module: netl.ko itself) and
 // E (unsigned module). G in a "Tainted:" line is not a flag.
@@ -114,7 +128,7 @@ const AllowedTaintMask = 1<<12 | 1<<13
 
 // taintLetters are the letters of the taint bits, in bit order
 // (kernel/panic.c taint_flags).
-const taintLetters = "PFSRMBUDAWCIOELKXTN"
+const taintLetters = "PFSRMBUDAWCIOELKXTNJ"
 
 // TaintLetters spells a taint mask as the kernel's letters.
 func TaintLetters(mask uint64) string {
@@ -154,7 +168,7 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 		}
 	}
 	for _, raw := range strings.Split(console, "\n") {
-		line := strings.TrimRight(timestamp.ReplaceAllString(raw, ""), "\r")
+		_, line, _ := KernelLine(raw)
 		if m, ok := contract.ParseMark(line); ok {
 			flush()
 			switch m.Kind {
@@ -213,13 +227,17 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 
 // joins says whether a header line belongs to the open report rather than
 // starting a new one: the "Oops:" line of a BUG (page fault, NULL
-// dereference, kernel BUG at), and the WARNING or BUG a leading one-line
-// message announced (refcount_t, list corruption) a few lines before.
+// dereference, kernel BUG at), and the WARNING or BUG that goes with a
+// one-line message (refcount_t, list corruption) a few lines before or
+// after it.
 func joins(cur *Report, curLeads bool, p Pattern) bool {
 	switch {
 	case (cur.Kind == "BUG" || cur.Kind == "kernel BUG") && (p.Kind == "Oops" || p.Kind == "general protection fault"):
 		return true
 	case curLeads && len(cur.Lines) <= 3 && (p.Kind == "WARNING" || p.Kind == "kernel BUG" || p.Kind == "Oops"):
+		return true
+	case p.Leads && len(cur.Lines) <= 3 && (cur.Kind == "WARNING" || cur.Kind == "kernel BUG"):
+		// __warn() prints a WARN()'s message after the WARNING line.
 		return true
 	}
 	return false
@@ -250,6 +268,18 @@ func ByTest(reports []Report) map[string][]Report {
 		m[r.Test] = append(m[r.Test], r)
 	}
 	return m
+}
+
+// Taints says whether a report of this kind taints the kernel itself
+// (a WARNING sets W, an oops D, KASAN B, a soft lockup L, ...): the taint
+// mask then adds nothing a reader needs. kmemleak, hung tasks, RCU stalls
+// and the OOM killer taint nothing.
+func Taints(kind string) bool {
+	switch kind {
+	case "kmemleak", "kmemleak disabled", "hung task", "RCU stall", "OOM kill":
+		return false
+	}
+	return true
 }
 
 // TaintReport is the report for taint flags that appeared during a run

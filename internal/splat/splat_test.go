@@ -72,8 +72,8 @@ func TestAttribution(t *testing.T) {
 	// A real report spliced between real marks, as a guest test would
 	// leave them in the kernel log.
 	warn := readLog(t, "warn.log")
-	console := "[    1.0] " + contract.MarkStart("TestFirst") + "\n[    1.1] " + contract.MarkEnd("TestFirst") + "\n" +
-		"[    2.0] " + contract.MarkStart("TestSecond/sub") + "\n" + warn + "\n"
+	console := "[    1.000000] " + contract.MarkStart("TestFirst") + "\n[    1.100000] " + contract.MarkEnd("TestFirst") + "\n" +
+		"[    2.000000] " + contract.MarkStart("TestSecond/sub") + "\n" + warn + "\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, reports)
@@ -97,8 +97,8 @@ func TestAllowListNeedsReasonAndFailsClosed(t *testing.T) {
 }
 
 func TestTaint(t *testing.T) {
-	console := "[ 1.0] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G           O       6.12.117 #1\n" +
-		"[ 2.0] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G     B     O       6.12.117 #1\n"
+	console := "[ 1.000000] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G           O       6.12.117 #1\n" +
+		"[ 2.000000] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G     B     O       6.12.117 #1\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.Len(t, reports, 1, "only the new flag B (bad page) is a report; O is netl.ko itself")
@@ -108,12 +108,12 @@ func TestTaint(t *testing.T) {
 func TestHeaderInsideOpenReportStartsANewOne(t *testing.T) {
 	// kmemleak's summary, then a BUG before the summary's excerpt ended:
 	// two reports, not one titled by the summary.
-	console := "[   10.0] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n" +
-		"[   10.1] some line\n" +
-		"[   10.2] BUG: unable to handle page fault for address: ffffffffc0000000\n" +
-		"[   10.3] #PF: supervisor write access in kernel mode\n" +
-		"[   10.4] Oops: 0003 [#1] PREEMPT SMP\n" +
-		"[   10.5] RIP: 0010:sendnlmsg+0x1/0x2 [netl_seed]\n"
+	console := "[   10.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n" +
+		"[   10.100000] some line\n" +
+		"[   10.200000] BUG: unable to handle page fault for address: ffffffffc0000000\n" +
+		"[   10.300000] #PF: supervisor write access in kernel mode\n" +
+		"[   10.400000] Oops: 0003 [#1] PREEMPT SMP\n" +
+		"[   10.500000] RIP: 0010:sendnlmsg+0x1/0x2 [netl_seed]\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.Len(t, reports, 2)
@@ -124,16 +124,44 @@ func TestHeaderInsideOpenReportStartsANewOne(t *testing.T) {
 }
 
 func TestLeadingMessageKeepsItsWarning(t *testing.T) {
-	console := "[    5.0] ------------[ cut here ]------------\n" +
-		"[    5.0] refcount_t: underflow; use-after-free.\n" +
-		"[    5.0] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x1/0x2\n" +
-		"[    5.1] list_add corruption. prev->next should be next (ffff), but was 0000. (prev=ffff).\n"
+	console := "[    5.000000] ------------[ cut here ]------------\n" +
+		"[    5.000000] refcount_t: underflow; use-after-free.\n" +
+		"[    5.000000] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x1/0x2\n" +
+		"[    5.100000] list_add corruption. prev->next should be next (ffff), but was 0000. (prev=ffff).\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.Len(t, reports, 2)
 	assert.Equal(t, "refcount", reports[0].Kind)
 	assert.Contains(t, strings.Join(reports[0].Lines, "\n"), "WARNING: CPU: 0")
 	assert.Equal(t, "list corruption", reports[1].Kind, "on its own, with no WARNING after it")
+}
+
+func TestMessageAfterItsWarning(t *testing.T) {
+	// __warn() prints WARN()'s message after the WARNING line.
+	console := "[    5.000000] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x1/0x2\n" +
+		"[    5.000000] refcount_t: underflow; use-after-free.\n" +
+		"[    5.000001] Call Trace:\n" +
+		"[    5.000002]  netl_rcv+0x1/0x2 [netl]\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 1)
+	assert.Equal(t, "WARNING", reports[0].Kind)
+	assert.NotEmpty(t, reports[0].Frames, "the frames stay with the WARNING")
+}
+
+func TestProgramOutputIsNotAKernelLine(t *testing.T) {
+	for _, line := range []string{
+		"measured latencies [0.5] WARNING: not a kernel line",
+		"[  0.365s] sendmsg blocked for 282ms",
+	} {
+		reports, err := Scan(line+"\n", Patterns, nil)
+		require.NoError(t, err)
+		assert.Empty(t, reports, "%q", line)
+	}
+	before, msg, ok := KernelLine("partial output[    2.123456] BUG: kernel NULL pointer dereference")
+	assert.True(t, ok)
+	assert.Equal(t, "partial output", before)
+	assert.Equal(t, "BUG: kernel NULL pointer dereference", msg)
 }
 
 func TestConsoleJunkAndCallerID(t *testing.T) {
@@ -150,7 +178,7 @@ func TestConsoleJunkAndCallerID(t *testing.T) {
 		assert.Equal(t, "BUG: kernel NULL pointer dereference, address: 0000000000000000", reports[0].Title, "%q", line)
 	}
 	// A mark behind a caller id still places the report.
-	console := "[    1.0][    T9] " + contract.MarkStart("TestX") + "\n[    1.1][    T9] WARNING: CPU: 0 PID: 9 at x.c:1 f+0x1/0x2\n"
+	console := "[    1.000000][    T9] " + contract.MarkStart("TestX") + "\n[    1.100000][    T9] WARNING: CPU: 0 PID: 9 at x.c:1 f+0x1/0x2\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.Len(t, reports, 1)
@@ -175,7 +203,7 @@ func TestNewPatterns(t *testing.T) {
 		{"kmemleak: 4 new suspected memory leaks (see /sys/kernel/debug/kmemleak)", "kmemleak"},
 		{"netl: a module line mentioning kmemleak: nothing disabled", ""},
 	} {
-		reports, err := Scan("[    3.0] "+tc.line+"\n", Patterns, nil)
+		reports, err := Scan("[    3.000000] "+tc.line+"\n", Patterns, nil)
 		require.NoError(t, err)
 		if tc.kind == "" {
 			assert.Empty(t, reports, "%q is not a report", tc.line)
@@ -187,11 +215,11 @@ func TestNewPatterns(t *testing.T) {
 }
 
 func TestProgramAndArmedMarks(t *testing.T) {
-	console := "[ 1.0] WARNING: CPU: 0 PID: 1 at a.c:1 boot+0x1/0x2\n" +
-		"[ 2.0] " + contract.MarkProgram() + "\n" +
-		"[ 2.1] unreferenced object 0xffff888001 (size 8):\n" +
-		"[ 3.0] " + contract.MarkArmed("after baseline") + "\n" +
-		"[ 3.1] unreferenced object 0xffff888002 (size 8):\n"
+	console := "[ 1.000000] WARNING: CPU: 0 PID: 1 at a.c:1 boot+0x1/0x2\n" +
+		"[ 2.000000] " + contract.MarkProgram() + "\n" +
+		"[ 2.100000] unreferenced object 0xffff888001 (size 8):\n" +
+		"[ 3.000000] " + contract.MarkArmed("after baseline") + "\n" +
+		"[ 3.100000] unreferenced object 0xffff888002 (size 8):\n"
 	reports, err := Scan(console, Patterns, nil)
 	require.NoError(t, err)
 	require.Len(t, reports, 3)
@@ -209,5 +237,5 @@ func TestTaintReport(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "taint", r.Kind)
 	assert.Contains(t, r.Title, "gained BW", "bad page and warning, in the kernel's letters")
-	assert.Equal(t, "PFSRMBUDAWCIOELKXTN", TaintLetters(1<<19-1))
+	assert.Equal(t, "PFSRMBUDAWCIOELKXTNJ", TaintLetters(1<<20-1))
 }
