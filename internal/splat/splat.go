@@ -272,11 +272,11 @@ func ByTest(reports []Report) map[string][]Report {
 
 // Taints says whether a report of this kind taints the kernel itself
 // (a WARNING sets W, an oops D, KASAN B, a soft lockup L, ...): the taint
-// mask then adds nothing a reader needs. kmemleak, hung tasks, RCU stalls
-// and the OOM killer taint nothing.
+// mask then adds nothing a reader needs. kmemleak, hung tasks, RCU stalls,
+// the OOM killer, UBSAN and lockdep taint nothing.
 func Taints(kind string) bool {
 	switch kind {
-	case "kmemleak", "kmemleak disabled", "hung task", "RCU stall", "OOM kill":
+	case "kmemleak", "kmemleak disabled", "hung task", "RCU stall", "OOM kill", "UBSAN", "lockdep":
 		return false
 	}
 	return true

@@ -77,7 +77,10 @@ static int __init splatgen_init(void)
 		(void)c;
 		kfree(buf);
 	} else if (!strcmp(kind, "ubsan")) {
-		pr_info("a[%d] = %d\n", splat_index, READ_ONCE(splat_bounds.a[splat_index]));
+		/* A plain subscript: READ_ONCE() would only take &a[4], one past the end, which is allowed. */
+		volatile int v = splat_bounds.a[splat_index];
+
+		pr_info("a[%d] = %d\n", splat_index, v);
 	} else if (!strcmp(kind, "leak")) {
 		leaked = kmalloc(128, GFP_KERNEL);
 		leaked = NULL;

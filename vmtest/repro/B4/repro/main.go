@@ -16,6 +16,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,7 @@ func main() {
 	// What kmemleak reports from here on is the short datagrams'.
 	reprokit.Armed("kmemleak cleared; sending short datagrams")
 
+	before := skbuffs()
 	short := make([]byte, 8) // nlmsg_len 8 and nlmsg_type 0: half a header
 	copy(short, []byte{8, 0, 0, 0})
 	sender := reprokit.Go(func() error {
@@ -73,6 +75,9 @@ func main() {
 		sends, len(short), netlink.Space(0), sender.TID)
 
 	time.Sleep(minAge + time.Second)
+	// Whether the skbs are still allocated, whatever kmemleak says of
+	// them: the count of live sk_buff heads, before and after.
+	reprokit.Logf("live sk_buff heads (/proc/slabinfo %s): %d before the sends, %d after", skbCache, before, skbuffs())
 	scan()
 	scan()
 	report, err := reprokit.Read(kmemleak)
@@ -96,6 +101,28 @@ func main() {
 	} else {
 		reprokit.Logf("no skb from netlink_sendmsg() leaked: B4 not present in %s", mod)
 	}
+}
+
+// skbCache is the slab of struct sk_buff (net/core/skbuff.c).
+const skbCache = "skbuff_head_cache"
+
+// skbuffs is the number of active objects in skbCache, or -1 when the
+// kernel has no /proc/slabinfo (CONFIG_SLUB_DEBUG).
+func skbuffs() int {
+	info, err := reprokit.Read("/proc/slabinfo")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == skbCache {
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // scan makes kmemleak scan memory now.
