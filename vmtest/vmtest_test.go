@@ -158,6 +158,7 @@ func prepare(t *testing.T, opts harness.Options) *harness.Session {
 		opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
 	}
 	opts.Debug = opts.Debug || os.Getenv("NETL_DEBUG") != ""
+	opts.Append = append(opts.Append, strings.Fields(os.Getenv("NETL_APPEND"))...)
 	opts.Progress = progressWriter()
 	s, err := harness.Prepare(opts)
 	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
