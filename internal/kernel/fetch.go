@@ -201,7 +201,9 @@ func RewritePin(data []byte, p Pin) ([]byte, error) {
 	found := false
 	for i, l := range lines {
 		if f := strings.Fields(l); len(f) == 5 && f[0] == p.Series {
-			lines[i] = strings.Join([]string{p.Series, p.Package, p.Version, p.Suite, p.SHA256}, " ")
+			// In place, so that the file's columns and comments stay.
+			l = strings.Replace(l, f[2], p.Version, 1)
+			lines[i] = strings.Replace(l, f[4], p.SHA256, 1)
 			found = true
 		}
 	}

@@ -199,3 +199,18 @@ func TestSeriesWithSLOBAskForSLUB(t *testing.T) {
 		}
 	}
 }
+
+func TestRewritePinKeepsTheFile(t *testing.T) {
+	data := []byte("# pins\n6.1       linux-source-6.1    6.1.192-2    bookworm-security  " + strings.Repeat("a", 64) + "\n" +
+		"6.12      linux-source-6.12   6.12.117-1   trixie             " + strings.Repeat("b", 64) + "\n")
+	p := Pin{Series: "6.1", Package: "linux-source-6.1", Version: "6.1.192-3", Suite: "bookworm-security", SHA256: strings.Repeat("c", 64)}
+	out, err := RewritePin(data, p)
+	require.NoError(t, err)
+	assert.Equal(t, "# pins\n6.1       linux-source-6.1    6.1.192-3    bookworm-security  "+strings.Repeat("c", 64)+"\n"+
+		"6.12      linux-source-6.12   6.12.117-1   trixie             "+strings.Repeat("b", 64)+"\n", string(out))
+	_, err = RewritePin(data, Pin{Series: "5.4"})
+	assert.ErrorContains(t, err, "no line for series 5.4")
+	p.SHA256 = "nothex"
+	_, err = RewritePin(data, p)
+	assert.ErrorContains(t, err, "does not parse")
+}
