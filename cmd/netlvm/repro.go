@@ -19,7 +19,7 @@ import (
 func reproCmd(args []string) (int, error) {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	series := fs.String("kernel", kernel.DefaultSeries, "pinned series, a comma-separated list, or all")
-	md := fs.String("markdown", "", "also write the verdict table as Markdown to this file (the CI job summary)")
+	md := fs.String("markdown", "", "write the verdict table as Markdown here (default: repro.md in the cache's logs/)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2, usageError(err.Error())
@@ -58,10 +58,16 @@ func reproCmd(args []string) (int, error) {
 				v.Buggy.Class, v.Fixed.Class, v.Reason, v.Fixed.Evidence, time.Since(start).Round(100*time.Millisecond))
 		}
 	}
-	if *md != "" {
-		if err := os.WriteFile(*md, []byte(repro.Markdown(rows)), 0o644); err != nil {
+	if *md == "" {
+		dir, err := kernel.CacheDir()
+		if err != nil {
 			return 1, err
 		}
+		*md = filepath.Join(dir, "logs", "repro.md")
 	}
+	if err := os.WriteFile(*md, []byte(repro.Markdown(rows)), 0o644); err != nil {
+		return 1, err
+	}
+	fmt.Printf("\nverdict table: %s\n", *md)
 	return code, nil
 }
