@@ -7,11 +7,12 @@
  *
  * - Seed requests (type NETL_SEED_TYPE, any flags), as sent by the article's
  *   user programs: the payload is logged, then reply_count replies of
- *   NETL_SEED_PAYLOAD_LEN bytes holding NETL_SEED_REPLY are sent,
- *   reply_interval_ms apart.  With reply_count=10 reply_interval_ms=3000 the
- *   article's ten replies, three seconds apart, are reproduced; the sleeps
- *   happen in the input callback, so the sender's sendmsg() blocks meanwhile,
- *   as the article describes.
+ *   NETL_SEED_PAYLOAD_LEN bytes holding NETL_SEED_REPLY are sent, each
+ *   after a sleep of reply_interval_ms, as the article's callback waits
+ *   before each of its replies.  With reply_count=10 reply_interval_ms=3000
+ *   the article's ten replies, three seconds apart, are reproduced, and
+ *   sendmsg() returns after 30 s, as in the article: the sleeps happen in the
+ *   input callback, so the sender's sendmsg() blocks meanwhile.
  *
  * - Typed requests (type >= NLMSG_MIN_TYPE), handled the way
  *   netlink_rcv_skb() handles them: echo, broadcast to a multicast group,
@@ -150,7 +151,7 @@ MODULE_PARM_DESC(reply_count,
 module_param_cb(reply_interval_ms, &reply_interval_ms_ops, &reply_interval_ms,
 		0644);
 MODULE_PARM_DESC(reply_interval_ms,
-		 "milliseconds between two replies to a seed request, and to an echo asking for it, 0..60000 (default 0)");
+		 "milliseconds before each reply to a seed request, and between two replies to an echo asking for it, 0..60000 (default 0)");
 
 /*
  * Builds a message from the module: nlmsg_pid 0 (the kernel), flags 0, the
@@ -229,9 +230,11 @@ static bool netl_sleep_killable(unsigned int ms)
 }
 
 /*
- * A seed request: log it, then answer it reply_count times.  The sleeps
- * keep the sender inside sendmsg(), as in the seed (claim C3, bug B6), but
- * a sender that gets a fatal signal stops the series.
+ * A seed request: log it, then answer it reply_count times, each reply
+ * after a sleep of reply_interval_ms, as the article's callback sleeps
+ * before each send.  The sleeps keep the sender inside sendmsg(), as in the
+ * seed (claim C3, bug B6), but a sender that gets a fatal signal stops the
+ * series.
  */
 static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 {
@@ -257,7 +260,7 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 		 * but the hung-task detector, which B6 shows on the seed,
 		 * does not flag it, and SIGKILL ends the series.
 		 */
-		if (i && interval && !netl_sleep_killable(interval)) {
+		if (interval && !netl_sleep_killable(interval)) {
 			pr_debug("port %u: sender killed after %u of %u replies\n",
 				 portid, i, count);
 			return -EINTR;

@@ -17,7 +17,18 @@
 
 #include <linux/types.h>
 
-/* Netlink protocol number, the seed's NETLINK_TEST (socket() protocol). */
+/*
+ * Netlink protocol number, the seed's NETLINK_TEST (socket() protocol).
+ *
+ * Who may use it: any user may send requests to the module (port 0) and
+ * join its multicast groups (NL_CFG_F_NONROOT_RECV).  Sending to another
+ * user's port or to a group directly needs CAP_NET_ADMIN: netl.ko does not
+ * set NL_CFG_F_NONROOT_SEND, which would let any user write into every
+ * group member's queue messages that look like the protocol's own
+ * broadcasts, and into any port bound on it.  User-to-user IPC between
+ * unprivileged processes belongs on NETLINK_USERSOCK, the one protocol the
+ * kernel registers with that flag (claim C10 shows both).
+ */
 #define NETL_PROTOCOL 25
 
 /* Message type of the seed's request and of the replies to it. */

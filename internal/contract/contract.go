@@ -40,6 +40,11 @@ const (
 	// MaxSeriesEnv carries the newest pinned series: a guest test gated
 	// above it fails rather than skips (guest.SkipOnOldKernel).
 	MaxSeriesEnv = "NETL_MAX_SERIES"
+	// UAPIEnv carries the <linux/netlink.h> constants as the booted
+	// kernel's own uapi headers define them, "NAME=VALUE" words, compiled
+	// on the host (claim C14 compares them with the client's and with
+	// what the kernel sends).
+	UAPIEnv = "NETL_UAPI_NETLINK"
 	// DebugEnv is set on the debug flavour: the guest checks that its
 	// detectors (kmemleak) are live, and fails when they are not.
 	DebugEnv = "NETL_GUEST_DEBUG"

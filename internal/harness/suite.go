@@ -146,6 +146,11 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	if s.Kernel.Debug {
 		r.Env = append(r.Env, contract.DebugEnv+"=1")
 	}
+	uapi, err := s.Kernel.NetlinkUAPI()
+	if err != nil {
+		return nil, err
+	}
+	r.Env = append(r.Env, contract.UAPIEnv+"="+kernel.FormatConstants(uapi))
 	return s.Run(ctx, r)
 }
 

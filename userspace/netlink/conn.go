@@ -39,6 +39,17 @@ type Conn struct {
 	closing bool
 
 	seq atomic.Uint32
+
+	// pending holds what Request read that was not its answer, for the
+	// next Receive, datagram by datagram.
+	pendingMu sync.Mutex
+	pending   []datagram
+}
+
+// datagram is the parsed messages of one datagram and their sender.
+type datagram struct {
+	msgs []Message
+	from uint32
 }
 
 // Dial opens a netlink socket for protocol (ProtocolTest for netl.ko) and,
@@ -121,11 +132,15 @@ func (c *Conn) Receive() ([]Message, error) {
 }
 
 // ReceiveFrom is Receive that also returns the sender's port ID (0 for the
-// kernel).
+// kernel). Messages a Request read that were not its answer come first, in
+// the order they arrived.
 func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
-	msgs, from, err := c.receive()
-	if err != nil {
-		return nil, from, err
+	msgs, from, ok := c.popPending()
+	if !ok {
+		var err error
+		if msgs, from, err = c.receive(); err != nil {
+			return nil, from, err
+		}
 	}
 	for i, m := range msgs {
 		if err := checkMessage(m); err != nil {
@@ -155,7 +170,10 @@ func (c *Conn) receive() ([]Message, uint32, error) {
 
 // Request sends m to the kernel and returns its answer. If
 // m.Header.Sequence is 0, Request assigns the Conn's next sequence number.
-// It then reads, skipping messages with another sequence number, until
+// It then reads until the end of the answer. Messages with another
+// sequence number (a notification, a multicast message, another request's
+// late reply), and whatever follows the end of the answer in its datagram,
+// are kept for the next Receive, never dropped. The answer ends at
 //   - an NLMSG_ERROR message: with a nonzero code, Request returns an error
 //     wrapping the unix.Errno; with code 0 (an acknowledgement), the
 //     acknowledgement is the last message returned;
@@ -175,26 +193,50 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 	}
 	var replies []Message
 	for {
-		msgs, _, err := c.receive()
+		msgs, from, err := c.receive()
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range msgs {
+		var others []Message
+		for i, r := range msgs {
 			if r.Header.Sequence != m.Header.Sequence {
+				others = append(others, r)
 				continue
 			}
 			if err := checkMessage(r); err != nil {
+				c.keep(append(others, msgs[i+1:]...), from)
 				return nil, err
 			}
 			replies = append(replies, r)
-			switch {
-			case r.Header.Type == Error, r.Header.Type == Done:
-				return replies, nil
-			case r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0:
+			if r.Header.Type == Error || r.Header.Type == Done ||
+				(r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0) {
+				c.keep(append(others, msgs[i+1:]...), from)
 				return replies, nil
 			}
 		}
+		c.keep(others, from)
 	}
+}
+
+// keep queues messages for the next Receive.
+func (c *Conn) keep(msgs []Message, from uint32) {
+	if len(msgs) == 0 {
+		return
+	}
+	c.pendingMu.Lock()
+	defer c.pendingMu.Unlock()
+	c.pending = append(c.pending, datagram{msgs, from})
+}
+
+func (c *Conn) popPending() ([]Message, uint32, bool) {
+	c.pendingMu.Lock()
+	defer c.pendingMu.Unlock()
+	if len(c.pending) == 0 {
+		return nil, 0, false
+	}
+	d := c.pending[0]
+	c.pending = c.pending[1:]
+	return d.msgs, d.from, true
 }
 
 // nextSequence returns the next sequence number, never 0.

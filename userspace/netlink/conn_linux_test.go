@@ -323,3 +323,32 @@ func TestZeroConn(t *testing.T) {
 	assert.ErrorIs(t, c.Send(Message{}), net.ErrClosed)
 	assert.Equal(t, -1, c.FD())
 }
+
+func TestRequestKeepsOtherMessages(t *testing.T) {
+	// A message from a peer waits in c's queue before the kernel's answer:
+	// Request reads past it and keeps it for the next Receive (a
+	// notification arriving during a request, claim C4 in the guest).
+	c := dialRoute(t, nil)
+	peer := dialRoute(t, nil)
+	cPort, err := c.PID()
+	require.NoError(t, err)
+	peerPort, err := peer.PID()
+	require.NoError(t, err)
+	other := Message{Header: Header{Type: 0x42, Sequence: 4242}, Data: []byte("unasked")}
+	require.NoError(t, peer.SendTo(other, cPort, 0))
+
+	msgs, err := c.Request(getLink(Acknowledge, 1)) // lo
+	require.NoError(t, err)
+	require.NotEmpty(t, msgs)
+	assert.Equal(t, Error, msgs[len(msgs)-1].Header.Type, "the answer ends with its ack")
+
+	require.NoError(t, c.SetReceiveTimeout(time.Second))
+	got, from, err := c.ReceiveFrom()
+	require.NoError(t, err, "the peer's message was kept, not dropped")
+	require.Len(t, got, 1)
+	assert.Equal(t, peerPort, from)
+	assert.Equal(t, "unasked", string(got[0].Data))
+	assert.Equal(t, uint32(4242), got[0].Header.Sequence)
+	_, err = c.Receive()
+	assert.ErrorIs(t, err, unix.EAGAIN, "nothing else is queued")
+}
