@@ -42,19 +42,19 @@ func benchCmd(args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	guestBin, err := harness.BuildGuestTests(root, tmp)
+	suite, err := harness.BuildGuestTests(root, tmp)
 	if err != nil {
 		return 1, err
 	}
 	for _, s := range list {
-		if err := benchSeries(s, *n, floorCPIO, guestBin); err != nil {
+		if err := benchSeries(s, *n, floorCPIO, suite); err != nil {
 			return 1, fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	return 0, nil
 }
 
-func benchSeries(series string, n int, floorCPIO, guestBin string) error {
+func benchSeries(series string, n int, floorCPIO string, suite harness.Suite) error {
 	sess, err := harness.Prepare(harness.Options{Series: series, Progress: os.Stderr})
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func benchSeries(series string, n int, floorCPIO, guestBin string) error {
 		}
 		prep = append(prep, time.Since(start))
 		// The same suite run as go test ./vmtest/... makes (RunSuite).
-		r, err := s.RunSuite(context.Background(), harness.Suite{Binary: guestBin}, harness.Run{})
+		r, err := s.RunSuite(context.Background(), suite, harness.Run{})
 		if err != nil {
 			return fmt.Errorf("harness run: %w", err)
 		}

@@ -43,6 +43,8 @@ usage:
   netlvm test [-kernel S|S,S|all] [-j N] [-run RE]
                                         the VM suite on each series, side by side; one table
   netlvm bench [-kernel S|all] [-n N]   floor (bare boot) vs each phase of a warm run
+  netlvm claims [-kernel S|all]         the seed's claims C1-C15 per series: the guest suite,
+                                        and the repro cases claims name (C6: B5); one table
   netlvm repro [ID] [-kernel S|all]     reported bugs (vmtest/repro/ID): shown on the buggy
                                         module, absent on netl.ko?
 
@@ -79,6 +81,8 @@ func main() {
 		code, err = testCmd(os.Args[2:])
 	case "repro":
 		code, err = reproCmd(os.Args[2:])
+	case "claims":
+		code, err = claimsCmd(os.Args[2:])
 	case "bench":
 		code, err = benchCmd(os.Args[2:])
 	case "help", "-h", "-help", "--help":

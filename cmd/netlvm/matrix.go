@@ -69,10 +69,11 @@ func testCmd(args []string) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := harness.BuildGuestTests(root, tmp)
+	suite, err := harness.BuildGuestTests(root, tmp)
 	if err != nil {
 		return 1, err
 	}
+	suite.Run = *run
 
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(1, *jobs))
@@ -89,7 +90,7 @@ func testCmd(args []string) (int, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			name := s + map[bool]string{true: "-debug"}[*debug]
-			r := runSeries(sess, bin, *run, filepath.Join(*logDir, "test-"+name))
+			r := runSeries(sess, suite, filepath.Join(*logDir, "test-"+name))
 			mu.Lock()
 			results[s] = r
 			mu.Unlock()
@@ -134,10 +135,9 @@ func (r *seriesResult) summary() string {
 // result: a cell per guest test, and whatever failed outside the tests.
 // It keeps the console (PREFIX.console.log), a summary of the result
 // (PREFIX.json) and the claims table in the logs.
-func runSeries(sess *harness.Session, bin, run, prefix string) *seriesResult {
+func runSeries(sess *harness.Session, suite harness.Suite, prefix string) *seriesResult {
 	start := time.Now()
-	res, err := sess.RunSuite(context.Background(), harness.Suite{Binary: bin, Run: run},
-		harness.Run{ConsoleLog: prefix + ".console.log"})
+	res, err := sess.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: prefix + ".console.log"})
 	r := &seriesResult{took: time.Since(start), tests: map[string]cell{}}
 	if res == nil {
 		r.err = firstLine(err.Error())
@@ -170,7 +170,7 @@ func runSeries(sess *harness.Session, bin, run, prefix string) *seriesResult {
 		r.err = strings.Join(outside, "; ")
 	}
 	r.ok = len(failures) == 0 && r.err == ""
-	if run == "" && res.Completed() {
+	if suite.Run == "" && res.Completed() {
 		got := claims.FromTests(res.Tests)
 		name := res.Series + map[bool]string{true: "-debug"}[res.Debug]
 		_ = os.WriteFile(filepath.Join(filepath.Dir(prefix), "claims-"+name+".md"), []byte(claims.Table(name+" ("+res.Release+")", got)), 0o644)

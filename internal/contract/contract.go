@@ -192,6 +192,10 @@ func Kmsg(line string) error {
 	return err
 }
 
+// GateSkip starts the skip message of a kernel-version gate
+// (guest.SkipOnOldKernel): the one kind of skip CI accepts.
+const GateSkip = "kernel-version gate: "
+
 // ReproShownExit is the exit status of a reproducer that saw the bug
 // itself (bytes that should not reach user space, say): a finding no
 // kernel report carries. Any other non-zero status is a failed reproducer.
@@ -209,7 +213,7 @@ func ClaimLine(id, verdict, evidence string) string {
 	return fmt.Sprintf("NETL-CLAIM %s %s: %s", id, verdict, evidence)
 }
 
-var claimRE = regexp.MustCompile(`NETL-CLAIM (C\d+) (holds|differs|n/a): (.*)`)
+var claimRE = regexp.MustCompile(`NETL-CLAIM (C\d+) (holds|differs): (.*)`)
 
 // ParseClaim reads a ClaimLine back.
 func ParseClaim(line string) (id, verdict, evidence string, ok bool) {

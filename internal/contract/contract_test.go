@@ -34,7 +34,9 @@ func TestClaimLineRoundTrip(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []string{"C12", Holds, "two messages | one datagram"}, []string{id, verdict, evidence})
 	_, _, _, ok = ParseClaim("NETL-CLAIM C3 maybe: x")
-	assert.False(t, ok, "only holds, differs and n/a are verdicts a test records")
+	assert.False(t, ok, "only holds and differs are verdicts a test records")
+	_, _, _, ok = ParseClaim("NETL-CLAIM C6 n/a: about another module")
+	assert.False(t, ok, "n/a is not a verdict")
 }
 
 func TestSpecAndStatusThroughTheShare(t *testing.T) {

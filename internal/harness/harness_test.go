@@ -109,3 +109,34 @@ func TestTaintExplained(t *testing.T) {
 	assert.False(t, taintExplained([]splat.Report{{Kind: "kmemleak"}}), "kmemleak taints nothing: a silent taint still needs its report")
 	assert.False(t, taintExplained(nil))
 }
+
+func TestDecodeTestsKeepsSkips(t *testing.T) {
+	out := "=== RUN   TestA\n" +
+		"=== RUN   TestA/sub\n" +
+		"    x_test.go:1: " + contract.GateSkip + "needs kernel 6.2 for y; running 5.10.223\n" +
+		"=== RUN   TestA/other\n" +
+		"    x_test.go:3: not on this kernel, for no reason\n" +
+		"--- PASS: TestA (0.00s)\n" +
+		"    --- SKIP: TestA/sub (0.00s)\n" +
+		"    --- SKIP: TestA/other (0.00s)\n" +
+		"=== RUN   TestB\n" +
+		"    x_test.go:2: " + contract.GateSkip + "needs kernel 7.0 for z; running 6.12.117\n" +
+		"--- SKIP: TestB (0.00s)\n" +
+		"PASS\n"
+	tests, err := decodeTests([]byte(out))
+	require.NoError(t, err)
+	require.Len(t, tests, 2)
+	assert.Equal(t, "pass", tests[0].Action, "a passing test with skipped subtests")
+	require.Len(t, tests[0].Skips, 2)
+	assert.True(t, tests[0].Skips[0].Gate())
+	assert.Contains(t, tests[0].Skips[0].Reason, "needs kernel 6.2")
+	assert.False(t, tests[0].Skips[1].Gate())
+	assert.Equal(t, "skip", tests[1].Action)
+
+	res := &Result{GoTest: true, Status: &contract.Status{Stage: contract.StageDone}, Tests: tests}
+	assert.Empty(t, res.Failures(false), "skips pass outside CI")
+	f := res.Failures(true)
+	require.Len(t, f, 1, "in CI only the skip that is not a kernel-version gate fails: %v", f)
+	assert.Equal(t, "TestA", f[0].Test)
+	assert.Contains(t, f[0].Reason, "TestA/other skipped (x_test.go:3: not on this kernel, for no reason)")
+}

@@ -30,6 +30,9 @@ type Run struct {
 	// come back decoded in Result.Tests, each with the kernel reports
 	// that appeared while it ran.
 	GoTest bool
+	// Files are other host files the program needs, copied beside it
+	// into the share's bin/ (contract.GuestPath("bin/NAME") in the guest).
+	Files []string
 	// Share is the host directory shared with the guest; a temporary one
 	// when empty.
 	Share       string
@@ -151,7 +154,8 @@ func (f Failure) String() string {
 }
 
 // Failures lists every reason the run is not a pass, most basic first; an
-// empty list is a pass. With ci, a skipped guest test is a failure too.
+// empty list is a pass. With ci, a skipped guest test or subtest is a
+// failure too, unless the skip is a kernel-version gate.
 // A guest that did not report still has its reports and tests listed: the
 // test that was running when the kernel died is the one to look at.
 func (r *Result) Failures(ci bool) []Failure {
@@ -181,8 +185,15 @@ func (r *Result) Failures(ci bool) []Failure {
 		case t.Action == "":
 			f = append(f, Failure{t.Name, "never finished in the guest (timeout or crash)"})
 			failed = true
-		case t.Action == "skip" && ci:
-			f = append(f, Failure{t.Name, "skipped, and CI allows no skips"})
+		}
+		skips := t.Skips
+		if t.Action == "skip" && len(skips) == 0 {
+			skips = []Skip{{Name: t.Name, Reason: "no reason given"}}
+		}
+		for _, s := range skips {
+			if ci && !s.Gate() {
+				f = append(f, Failure{t.Name, fmt.Sprintf("%s skipped (%s), and CI allows no skip but a kernel-version gate", s.Name, s.Reason)})
+			}
 		}
 	}
 	if r.Completed() && r.Status.ExitCode != 0 && !failed {
@@ -238,6 +249,14 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		}
 		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
 			return nil, err
+		}
+	}
+	for _, f := range r.Files {
+		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(f, filepath.Join(share, "bin", filepath.Base(f)), 0o755); err != nil {
+			return nil, fmt.Errorf("file for the guest: %w", err)
 		}
 	}
 	_ = os.Remove(filepath.Join(share, contract.StatusFile))

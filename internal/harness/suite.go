@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -25,7 +26,19 @@ type GuestTest struct {
 	Output  string // its output and its subtests', as go test -v prints it
 	Elapsed time.Duration
 	Reports []splat.Report // kernel reports that appeared while it ran
+	// Skips are the test's own skip and its subtests' ("TestX/sub"), each
+	// with its reason; a passing test may hold skipped subtests.
+	Skips []Skip
 }
+
+// Skip is one skipped test or subtest.
+type Skip struct {
+	Name, Reason string
+}
+
+// Gate: the skip is a kernel-version gate (guest.SkipOnOldKernel), the one
+// kind CI accepts.
+func (s Skip) Gate() bool { return strings.Contains(s.Reason, contract.GateSkip) }
 
 // decodeTests turns a test binary's -test.v=test2json output into its
 // tests, through go's own test2json.
@@ -38,6 +51,7 @@ func decodeTests(raw []byte) ([]*GuestTest, error) {
 	}
 	var order []*GuestTest
 	byName := make(map[string]*GuestTest)
+	outputs := make(map[string]*strings.Builder) // per test and subtest, for skip reasons
 	sc := bufio.NewScanner(bytes.NewReader(js))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -58,9 +72,17 @@ func decodeTests(raw []byte) ([]*GuestTest, error) {
 			byName[top] = g
 			order = append(order, g)
 		}
+		if outputs[e.Test] == nil {
+			outputs[e.Test] = &strings.Builder{}
+		}
 		switch e.Action {
 		case "output":
 			g.Output += e.Output
+			outputs[e.Test].WriteString(e.Output)
+		case "skip":
+			g.Skips = append(g.Skips, Skip{Name: e.Test, Reason: skipReason(outputs[e.Test].String())})
+		}
+		switch e.Action {
 		case "pass", "fail", "skip", "bench":
 			if e.Test == top {
 				g.Action = e.Action
@@ -83,24 +105,57 @@ func decodeTests(raw []byte) ([]*GuestTest, error) {
 	return order, nil
 }
 
+// skipReason is what a skipped test printed, without go test's own lines.
+func skipReason(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- ") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, " ")
+}
+
 // GuestPackage holds the tests that run inside the VM. Its test files carry
 // the netlguest build tag, so `go test ./...` on the host does not run them
 // outside a guest.
 const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
 
-// BuildGuestTests compiles the guest suite as a static test binary in dir.
-func BuildGuestTests(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "guest.test")
-	if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", bin, GuestPackage); err != nil {
-		return "", fmt.Errorf("building the guest tests: %w", err)
+// ClientPackages are host packages whose tests also run against netl.ko in
+// the guest: on a host without the module they skip, and the guest suite
+// (TestClientPackagesAgainstModule) runs their *AgainstModule tests where
+// it is loaded, so that no test of the client only ever skips.
+var ClientPackages = map[string]string{
+	"netlink.test": "./userspace/netlink",
+	"netlctl.test": "./userspace/cmd/netlctl",
+}
+
+// BuildGuestTests compiles the guest suite and the client packages' tests
+// as static test binaries in dir, and returns the suite that runs them.
+func BuildGuestTests(root, dir string) (Suite, error) {
+	s := Suite{Binary: filepath.Join(dir, "guest.test")}
+	if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", s.Binary, GuestPackage); err != nil {
+		return Suite{}, fmt.Errorf("building the guest tests: %w", err)
 	}
-	return bin, nil
+	for name, pkg := range ClientPackages {
+		bin := filepath.Join(dir, name)
+		if err := gobuild.Static(root, "test", "-c", "-o", bin, pkg); err != nil {
+			return Suite{}, fmt.Errorf("building %s's tests for the guest: %w", pkg, err)
+		}
+		s.Extra = append(s.Extra, bin)
+	}
+	sort.Strings(s.Extra)
+	return s, nil
 }
 
 // Suite is a run of the guest suite.
 type Suite struct {
-	// Binary is the guest test binary (BuildGuestTests).
+	// Binary is the guest test binary (BuildGuestTests), and Extra other
+	// programs it runs, copied beside it into the share's bin/.
 	Binary string
+	Extra  []string
 	// Run, Bench: -test.run and -test.bench in the guest.
 	Run, Bench string
 	// Timeout is the guest's -test.timeout; by flavour when zero.
@@ -129,6 +184,7 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 		r.Timeout = max(s.Opts.Timeout, timeout+time.Minute) // the guest's own timeout reports first
 	}
 	r.Program, r.Guest, r.GoTest = suite.Binary, false, true
+	r.Files = append(slices.Clone(r.Files), suite.Extra...)
 	r.Args = append(slices.Clone(r.Args), fmt.Sprintf("-test.timeout=%s", timeout))
 	r.Env = slices.Clone(r.Env)
 	if suite.Run != "" {

@@ -32,8 +32,7 @@ import (
 // the seed's sentence holds, and the host gathers the verdicts into the
 // claims table (internal/claims).
 
-// claim records a verdict: holds, differs, or n/a (the sentence is about a
-// module other than netl.ko), with its evidence.
+// claim records a verdict, holds or differs, with its evidence.
 func claim(t *testing.T, id, verdict, format string, args ...any) {
 	t.Helper()
 	t.Log(contract.ClaimLine(id, verdict, fmt.Sprintf(format, args...)))
@@ -217,7 +216,10 @@ func TestClaimC5NlmsgPIDUnchecked(t *testing.T) {
 }
 
 // C6: a module answering nlmsg_pid sends to itself when the user writes 0.
-// netl.ko answers NETLINK_CB(skb).portid, so the hazard must not exist.
+// The claim is about such a module, and its verdict comes from repro case B5
+// on the seed's b1-fixed variant (netlvm claims), whose self-loop would hang
+// this suite for good. Here, netl.ko's side: it answers
+// NETLINK_CB(skb).portid, so the hazard does not exist.
 func TestClaimC6NlmsgPIDZero(t *testing.T) {
 	begin(t)
 	c := dial(t, &netlink.Config{})
@@ -229,7 +231,7 @@ func TestClaimC6NlmsgPIDZero(t *testing.T) {
 	require.Equal(t, netlink.SeedReply, netlink.CString(msgs[0].Data))
 	require.Equal(t, uint32(0), from)
 	assertHealthy(t)
-	claim(t, "C6", "n/a", "about modules that answer nlmsg_pid (the seed's bug B5); netl.ko answered nlmsg_pid=0 at the true port %d and the guest stayed healthy", pid)
+	t.Logf("netl.ko answered nlmsg_pid=0 at the true port %d and the guest stayed healthy", pid)
 }
 
 // C7: a second bind of one port on one protocol gets EADDRINUSE;

@@ -64,6 +64,6 @@ func SkipOnOldKernel(t testing.TB, minimum, why string) {
 		t.Fatalf("running kernel: %v", err)
 	}
 	if have.Less(want) {
-		t.Skipf("needs kernel %s for %s; running %s", want, why, release)
+		t.Skipf("%sneeds kernel %s for %s; running %s", contract.GateSkip, want, why, release)
 	}
 }
