@@ -9,12 +9,13 @@
 // (task-filter Y, ignore-gfp-wait N, probability 100, interval 1, times 1).
 // The first slab allocation the thread makes after it wakes is the module's
 // reply: netl_seed's alloc_skb() returns NULL and nlmsg_put() dereferences
-// it. netl's nlmsg_new() fails the same way; netl drops that reply, counts
-// it in tx_drops, and the program exits 0.
+// it. netl's nlmsg_new() fails the same way; netl drops that reply (and
+// stops the series), counts it in tx_drops, answers the next request, and
+// the program exits 0.
 //
-// So that netl also allocates a reply while the thread sleeps, the program
-// sets netl's reply_count=2 reply_interval_ms=3000 (the first reply at once,
-// the second 3 s later) and restores them at the end.
+// So that netl also sleeps before it allocates a reply, as the seed does,
+// the program sets netl's reply_interval_ms=3000 (netl sleeps before each
+// reply, as the article's module does) and restores it afterwards.
 package main
 
 import (
@@ -37,13 +38,21 @@ func main() {
 	if _, err := reprokit.Read(filepath.Join(failslab, "probability")); err != nil {
 		reprokit.Fatalf("no failslab in debugfs (%v): this case needs the debug kernel (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS)", err)
 	}
+	restore := func() {}
 	if mod == reprokit.Fixed {
-		restore := setParams(map[string]string{"reply_count": "2", "reply_interval_ms": "3000"})
+		restore = setParams(map[string]string{"reply_count": "1", "reply_interval_ms": "3000"})
 		defer restore()
 	}
 
 	c, _ := reprokit.MustDial(100, 10*time.Second)
 	defer c.Close()
+	var before netlink.Stats
+	if mod == reprokit.Fixed {
+		var err error
+		if before, err = c.Stats(); err != nil {
+			reprokit.Fatalf("%v", err)
+		}
+	}
 
 	reprokit.Logf("port 100 sends the article's request from a thread of its own")
 	t0 := time.Now()
@@ -78,16 +87,34 @@ func main() {
 	reprokit.Logf("sendmsg returned after %v; failslab times left: %s (0: the failure was injected)",
 		time.Since(t0).Round(time.Millisecond), left)
 
+	// The one reply's allocation failed: nothing is queued, the drop is
+	// counted, and the module answers the next request.
+	if err := c.SetReceiveTimeout(500 * time.Millisecond); err != nil {
+		reprokit.Fatalf("%v", err)
+	}
+	if msgs, err := c.Receive(); err == nil {
+		reprokit.Fatalf("a reply arrived although its allocation failed: %q", netlink.CString(msgs[0].Data))
+	}
+	st, err := c.Stats()
+	if err != nil {
+		reprokit.Fatalf("%v", err)
+	}
+	reprokit.Logf("%s counters: tx_drops %d -> %d (the reply whose allocation failed)", mod, before.TxDrops, st.TxDrops)
+	if st.TxDrops <= before.TxDrops {
+		reprokit.Fatalf("the failed reply was not counted in tx_drops")
+	}
+	restore()
+	if err := c.SetReceiveTimeout(10 * time.Second); err != nil {
+		reprokit.Fatalf("%v", err)
+	}
+	if err := c.Send(netlink.SeedRequest(100, "again")); err != nil {
+		reprokit.Fatalf("%v", err)
+	}
 	msgs, err := c.Receive()
 	if err != nil {
-		reprokit.Fatalf("no reply: %v", err)
+		reprokit.Fatalf("no reply to the next request: %v", err)
 	}
-	for _, m := range msgs {
-		reprokit.Logf("received: %s (type %v)", netlink.CString(m.Data), m.Header.Type)
-	}
-	if st, err := c.Stats(); err == nil {
-		reprokit.Logf("%s counters: tx_msgs %d, tx_drops %d (the reply whose allocation failed)", mod, st.TxMsgs, st.TxDrops)
-	}
+	reprokit.Logf("next request answered: %s", netlink.CString(msgs[0].Data))
 	reprokit.Logf("%s survived a failed reply allocation: B3 not present", mod)
 }
 
