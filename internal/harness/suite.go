@@ -146,6 +146,20 @@ func BuildGuestTests(root, dir string) (Suite, error) {
 		}
 		s.Extra = append(s.Extra, bin)
 	}
+	// The seed article's C user programs, as printed (TestSeedUserPrograms).
+	progs, err := filepath.Glob(filepath.Join(root, "vmtest", "guest", "testdata", "*.c"))
+	if err != nil {
+		return Suite{}, err
+	}
+	for _, src := range progs {
+		bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
+		// -w: the article's code as printed has warnings; static: the
+		// initramfs has no C library.
+		if out, err := exec.Command("gcc", "-static", "-O2", "-w", "-o", bin, src).CombinedOutput(); err != nil {
+			return Suite{}, fmt.Errorf("building %s for the guest: %w\n%s", filepath.Base(src), err, out)
+		}
+		s.Extra = append(s.Extra, bin)
+	}
 	sort.Strings(s.Extra)
 	return s, nil
 }
