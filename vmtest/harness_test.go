@@ -134,3 +134,16 @@ func TestRunReportsKernelReportsAndTaint(t *testing.T) {
 	assert.Equal(t, "taint", res.Reports[0].Kind)
 	assert.Contains(t, res.Reports[0].Title, "gained W")
 }
+
+func TestKernelUAPIHeaders(t *testing.T) {
+	// The values claim C14 compares come from the booted kernel's own
+	// exported headers (make headers), compiled on the host.
+	s := prepare(t, harness.Options{Module: "none"})
+	vals, err := s.Kernel.NetlinkUAPI()
+	require.NoError(t, err)
+	assert.Len(t, vals, len(kernel.NetlinkConstants))
+	assert.Equal(t, int64(2), vals["NLMSG_ERROR"])
+	assert.Equal(t, int64(0x300), vals["NLM_F_DUMP"], "ROOT|MATCH")
+	assert.Equal(t, int64(16), vals["NLMSG_HDRLEN"])
+	assert.Contains(t, kernel.FormatConstants(vals), "NLMSG_DONE=3 ")
+}

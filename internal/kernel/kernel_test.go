@@ -214,18 +214,3 @@ func TestRewritePinKeepsTheFile(t *testing.T) {
 	_, err = RewritePin(data, p)
 	assert.ErrorContains(t, err, "does not parse")
 }
-
-func TestNetlinkUAPIFromABuiltTree(t *testing.T) {
-	k, err := Plan(Options{})
-	require.NoError(t, err)
-	if !k.Built() {
-		t.Skipf("kernel %s is not built in the cache (make kernel): its uapi headers are not on disk", k.Series)
-	}
-	vals, err := k.NetlinkUAPI()
-	require.NoError(t, err)
-	assert.Len(t, vals, len(NetlinkConstants))
-	assert.Equal(t, int64(2), vals["NLMSG_ERROR"])
-	assert.Equal(t, int64(0x300), vals["NLM_F_DUMP"], "ROOT|MATCH")
-	assert.Equal(t, int64(16), vals["NLMSG_HDRLEN"])
-	assert.Contains(t, FormatConstants(vals), "NLMSG_DONE=3 ")
-}
