@@ -766,9 +766,16 @@ static int __init netl_init(void)
 
 	netl_sk = netlink_kernel_create(&init_net, NETL_PROTOCOL, &cfg);
 	if (!netl_sk) {
-		pr_err("cannot create kernel socket for protocol %d\n",
+		/*
+		 * NULL says nothing of why.  With the allocations of a
+		 * module's init it is, in practice, that another kernel
+		 * socket holds port 0 of the protocol (netlink_insert() in
+		 * __netlink_kernel_create()): another module, such as the
+		 * seed's netl_seed, registered protocol 25.
+		 */
+		pr_err("cannot register protocol %d: another module holds it (the seed's netl_seed?), or memory ran out\n",
 		       NETL_PROTOCOL);
-		err = -ENOMEM;
+		err = -EBUSY;
 		goto err_destroy_wq;
 	}
 

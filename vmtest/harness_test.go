@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	netl "github.com/netl-dev/netl"
 	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
@@ -146,4 +149,33 @@ func TestKernelUAPIHeaders(t *testing.T) {
 	assert.Equal(t, int64(0x300), vals["NLM_F_DUMP"], "ROOT|MATCH")
 	assert.Equal(t, int64(16), vals["NLMSG_HDRLEN"])
 	assert.Contains(t, kernel.FormatConstants(vals), "NLMSG_DONE=3 ")
+}
+
+func TestWerrorIsOptIn(t *testing.T) {
+	// kmod/Kbuild turns -Werror on only when asked: a user's build with a
+	// newer compiler's new warning succeeds, and the harness's (W=1,
+	// NETL_WERROR=y) fails on the same warning.
+	s := prepare(t, harness.Options{Module: "none"})
+	src, err := fs.Sub(netl.Module, "kmod")
+	require.NoError(t, err)
+	files := fstest.MapFS{}
+	for _, name := range []string{"Kbuild", "netl.c", "netl_proto.h", "netl_compat.h"} {
+		data, err := fs.ReadFile(src, name)
+		require.NoError(t, err)
+		files["m/"+name] = &fstest.MapFile{Data: data}
+	}
+	// A warning every compiler gives: an unused static function.
+	files["m/netl.c"].Data = append(files["m/netl.c"].Data, []byte("\nstatic void netl_unused_for_a_test(void) {}\n")...)
+	_, err = kernel.BuildModule(s.Kernel, files, "m", "netl", nil)
+	require.Error(t, err, "the harness's build stops on the warning")
+	assert.Contains(t, err.Error(), "netl_unused_for_a_test")
+
+	dir := t.TempDir()
+	for name, f := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(name)), f.Data, 0o644))
+	}
+	out, err := exec.Command("make", "-C", s.Kernel.Dir, "M="+dir, "modules").CombinedOutput()
+	require.NoError(t, err, "a user's build (no NETL_WERROR) warns and goes on:\n%s", out)
+	assert.Contains(t, string(out), "netl_unused_for_a_test", "the warning is still shown")
+	assert.FileExists(t, filepath.Join(dir, "netl.ko"))
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -216,6 +217,13 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	if s.Kernel.Debug {
 		r.Env = append(r.Env, contract.DebugEnv+"=1")
 	}
+	// The seed's module, for the test that loads netl.ko while another
+	// module holds protocol 25 (TestLoadWhenProtocolTaken).
+	seed, err := kernel.BuildModule(s.Kernel, os.DirFS(filepath.Join(s.Root, "kmod", "seed")), ".", "netl_seed", s.Opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	r.Files = append(r.Files, seed)
 	uapi, err := s.Kernel.NetlinkUAPI()
 	if err != nil {
 		return nil, err

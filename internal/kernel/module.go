@@ -25,7 +25,7 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 		return "", err
 	}
 	h := cache.NewKey()
-	h.Printf("%s W=1\n%s\n", recipe, k.Key)
+	h.Printf("%s W=1 NETL_WERROR=y\n%s\n", recipe, k.Key)
 	if k.sourceTree() {
 		// A source tree keeps its key across incremental rebuilds; what
 		// make relinked is what the module must be built against again.
@@ -75,9 +75,11 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 			return "", err
 		}
 	}
-	// W=1: the extra warnings kernel maintainers build with; with netl's
-	// -Werror (kmod/Kbuild) a warning on any series fails the build.
-	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "W=1", "modules")
+	// W=1: the extra warnings kernel maintainers build with; NETL_WERROR=y
+	// turns on netl's -Werror (kmod/Kbuild, opt-in there), so a warning on
+	// any series fails the harness's build. A module of one's own ignores it
+	// unless its Kbuild reads it.
+	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "W=1", "NETL_WERROR=y", "modules")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))

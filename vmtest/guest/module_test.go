@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
@@ -113,4 +115,28 @@ func TestModuleRejectsBadParameters(t *testing.T) {
 			require.NoError(t, unloadModule(t))
 		}
 	}
+}
+
+// With protocol 25 taken by another module (the seed's netl_seed, which the
+// harness ships beside the suite), loading netl.ko fails with EBUSY, and
+// the kernel log says why; once the protocol is free again it loads.
+func TestLoadWhenProtocolTaken(t *testing.T) {
+	begin(t)
+	seed, err := os.ReadFile(contract.GuestPath("bin/netl_seed.ko"))
+	require.NoError(t, err, "the harness ships the seed's module (harness.RunSuite)")
+	require.NoError(t, unloadModule(t), "rmmod netl")
+	t.Cleanup(func() {
+		if !moduleLoaded(t) {
+			if err := loadModule(t, ""); err != nil {
+				t.Errorf("reloading netl: %v", err)
+			}
+		}
+	})
+	require.NoError(t, unix.InitModule(seed, ""), "insmod netl_seed.ko")
+	log := followKmsg(t)
+	err = loadModule(t, "")
+	require.ErrorIs(t, err, unix.EBUSY, "insmod netl.ko while netl_seed holds protocol 25")
+	assert.Contains(t, log.find(t, "cannot register protocol 25", 5*time.Second), "another module holds it")
+	require.NoError(t, unix.DeleteModule("netl_seed", unix.O_NONBLOCK), "rmmod netl_seed")
+	require.NoError(t, loadModule(t, ""), "insmod netl.ko once the protocol is free")
 }
