@@ -49,6 +49,9 @@ func claimsCmd(args []string) (int, error) {
 			cases = append(cases, c)
 		}
 	}
+	if len(cases) != len(claims.Repros()) {
+		return 1, fmt.Errorf("the claims need repro cases %v; vmtest/repro has %d of them", claims.Repros(), len(cases))
+	}
 	tmp, err := os.MkdirTemp("", "netl-claims-")
 	if err != nil {
 		return 1, err

@@ -78,8 +78,23 @@ func FormatConstants(vals map[string]int64) string {
 // build tree's usr/include, once, and returns that directory.
 func (k *Kernel) uapiHeaders() (string, error) {
 	inc := filepath.Join(k.Dir, "usr", "include")
-	if _, err := os.Stat(filepath.Join(inc, "linux", "netlink.h")); err == nil {
+	// The marker goes last: headers a concurrent run is still writing are
+	// never taken for finished ones.
+	done := filepath.Join(inc, ".netl-headers-done")
+	if _, err := os.Stat(done); err == nil {
 		return inc, nil
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	lock, err := LockFile(filepath.Join(dir, "locks", filepath.Base(k.Dir)+".headers.lock"), func() {})
+	if err != nil {
+		return "", err
+	}
+	defer lock.Unlock()
+	if _, err := os.Stat(done); err == nil {
+		return inc, nil // made by whoever held the lock
 	}
 	args := []string{"-C", k.Dir, "headers"}
 	if k.sourceTree() {
@@ -87,6 +102,9 @@ func (k *Kernel) uapiHeaders() (string, error) {
 	}
 	if out, err := exec.Command("make", args...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("make headers for kernel %s: %w\n%s", k.Series, err, lastLines(string(out), 20))
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		return "", err
 	}
 	return inc, nil
 }

@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,12 @@ type Config struct {
 // arrives or the receive timeout (SetReceiveTimeout) expires, and the socket
 // is closed then. Set a timeout if one goroutine may close a Conn another is
 // reading from.
+//
+// Messages a Request reads that are not its answer are kept for the next
+// Receive (at most maxPending datagrams; past that the oldest go, and the
+// next Receive reports ErrOverrun). They come first only if no Receive
+// runs at the same time as the Request: a Receive already blocked in
+// recvmsg returns the next datagram, kept or not.
 type Conn struct {
 	mu      sync.Mutex
 	fd      int
@@ -41,10 +48,16 @@ type Conn struct {
 	seq atomic.Uint32
 
 	// pending holds what Request read that was not its answer, for the
-	// next Receive, datagram by datagram.
+	// next Receive, datagram by datagram; lost counts the datagrams
+	// dropped from it when it was full, reported once by Receive.
 	pendingMu sync.Mutex
 	pending   []datagram
+	lost      int
 }
+
+// maxPending bounds the datagrams a Conn keeps for Receive: a Conn that
+// joins busy groups and only ever calls Request must not grow without end.
+const maxPending = 256
 
 // datagram is the parsed messages of one datagram and their sender.
 type datagram struct {
@@ -135,7 +148,14 @@ func (c *Conn) Receive() ([]Message, error) {
 // kernel). Messages a Request read that were not its answer come first, in
 // the order they arrived.
 func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
-	msgs, from, ok := c.popPending()
+	if _, err := c.acquire("receive"); err != nil {
+		return nil, 0, err // closed: nothing kept is handed out any more
+	}
+	c.release()
+	msgs, from, ok, lost := c.popPending()
+	if lost > 0 {
+		return nil, 0, &OpError{Op: "receive", Err: fmt.Errorf("%w: %d datagrams kept for Receive were dropped", ErrOverrun, lost)}
+	}
 	if !ok {
 		var err error
 		if msgs, from, err = c.receive(); err != nil {
@@ -225,18 +245,28 @@ func (c *Conn) keep(msgs []Message, from uint32) {
 	}
 	c.pendingMu.Lock()
 	defer c.pendingMu.Unlock()
+	if len(c.pending) == maxPending {
+		c.pending = c.pending[1:]
+		c.lost++
+	}
 	c.pending = append(c.pending, datagram{msgs, from})
 }
 
-func (c *Conn) popPending() ([]Message, uint32, bool) {
+// popPending returns the oldest kept datagram, or the count of those lost
+// (once) when the queue overflowed.
+func (c *Conn) popPending() (msgs []Message, from uint32, ok bool, lost int) {
 	c.pendingMu.Lock()
 	defer c.pendingMu.Unlock()
+	if c.lost > 0 {
+		lost, c.lost = c.lost, 0
+		return nil, 0, false, lost
+	}
 	if len(c.pending) == 0 {
-		return nil, 0, false
+		return nil, 0, false, 0
 	}
 	d := c.pending[0]
 	c.pending = c.pending[1:]
-	return d.msgs, d.from, true
+	return d.msgs, d.from, true, 0
 }
 
 // nextSequence returns the next sequence number, never 0.

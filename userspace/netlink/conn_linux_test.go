@@ -352,3 +352,20 @@ func TestRequestKeepsOtherMessages(t *testing.T) {
 	_, err = c.Receive()
 	assert.ErrorIs(t, err, unix.EAGAIN, "nothing else is queued")
 }
+
+func TestPendingIsBoundedAndClosed(t *testing.T) {
+	c := dialRoute(t, nil)
+	for i := 0; i <= maxPending; i++ {
+		c.keep([]Message{{Header: Header{Sequence: uint32(i)}}}, 7)
+	}
+	_, _, err := c.ReceiveFrom()
+	require.ErrorIs(t, err, ErrOverrun, "the dropped datagram is reported, not hidden")
+	assert.Contains(t, err.Error(), "1 datagrams kept for Receive were dropped")
+	msgs, from, err := c.ReceiveFrom()
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), msgs[0].Header.Sequence, "the oldest went")
+	assert.Equal(t, uint32(7), from)
+	require.NoError(t, c.Close())
+	_, err = c.Receive()
+	assert.ErrorIs(t, err, net.ErrClosed, "a closed Conn hands out nothing kept")
+}

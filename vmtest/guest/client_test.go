@@ -33,7 +33,7 @@ func TestClientPackagesAgainstModule(t *testing.T) {
 			continue
 		}
 		t.Run(strings.TrimSuffix(filepath.Base(bin), ".test"), func(t *testing.T) {
-			cmd := exec.Command(bin, "-test.run", "AgainstModule$", "-test.v", "-test.count=1")
+			cmd := exec.Command(bin, "-test.run", "AgainstModule$", "-test.v", "-test.count=1", "-test.timeout=2m")
 			cmd.Dir = "/"
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s:\n%s", bin, out)

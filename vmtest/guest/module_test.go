@@ -133,6 +133,14 @@ func TestLoadWhenProtocolTaken(t *testing.T) {
 		}
 	})
 	require.NoError(t, unix.InitModule(seed, ""), "insmod netl_seed.ko")
+	// Registered after the one above, so it runs first: whatever fails
+	// below, the seed's module does not keep protocol 25 for the tests
+	// that follow.
+	t.Cleanup(func() {
+		if err := unix.DeleteModule("netl_seed", unix.O_NONBLOCK); err != nil && !errors.Is(err, unix.ENOENT) {
+			t.Errorf("rmmod netl_seed: %v", err)
+		}
+	})
 	log := followKmsg(t)
 	err = loadModule(t, "")
 	require.ErrorIs(t, err, unix.EBUSY, "insmod netl.ko while netl_seed holds protocol 25")

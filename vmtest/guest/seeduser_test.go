@@ -32,12 +32,18 @@ func TestSeedUserPrograms(t *testing.T) {
 			defer tty.Close()
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 			lines := make(chan string)
+			done := make(chan struct{})
+			defer close(done) // the reader stops when the test has what it needs
 			go func() {
+				defer close(lines)
 				sc := bufio.NewScanner(tty)
 				for sc.Scan() {
-					lines <- strings.TrimRight(sc.Text(), "\r")
+					select {
+					case lines <- strings.TrimRight(sc.Text(), "\r"):
+					case <-done:
+						return
+					}
 				}
-				close(lines)
 			}()
 			var got []string
 			sent := false
