@@ -50,13 +50,18 @@ func TestGuest(t *testing.T) {
 func Report(t *testing.T, res *harness.Result) {
 	t.Helper()
 	ci := os.Getenv("CI") != ""
-	if res.Err != nil {
-		// The reports and the tests still follow: the test that was
-		// running when the guest died is the one to look at.
-		t.Errorf("the guest did not report back: %v", res.Err)
-	}
-	for _, r := range res.Unplaced() {
-		t.Errorf("%s", r)
+	// What lies outside every test, from the one list of failures; a
+	// guest that died still has its tests below, the one that was running
+	// when it died among them.
+	for _, f := range res.Failures(ci) {
+		switch {
+		case f.Test != "":
+			// the guest test's subtest below says it
+		case f.Detail != "":
+			t.Errorf("%s", f.Detail)
+		default:
+			t.Errorf("%s\noutput:\n%s\nconsole tail:\n%s", f.Reason, res.Output, strings.Join(res.Tail, "\n"))
+		}
 	}
 	for _, g := range res.Tests {
 		t.Run(g.Name, func(t *testing.T) {
@@ -93,12 +98,6 @@ func Report(t *testing.T, res *harness.Result) {
 				t.Errorf("never finished in the guest (timeout or crash):\n%s", out)
 			}
 		})
-	}
-	// What the subtests and the lines above do not already say.
-	for _, f := range res.Failures(ci) {
-		if f.Test == "" && !strings.HasPrefix(f.Reason, "kernel ") && (res.Err == nil || f.Reason != firstLine(res.Err.Error())) {
-			t.Errorf("%s\noutput:\n%s\nconsole tail:\n%s", f.Reason, res.Output, strings.Join(res.Tail, "\n"))
-		}
 	}
 }
 
@@ -145,11 +144,6 @@ func flavourName(res *harness.Result) string {
 		return res.Series + "-debug"
 	}
 	return res.Series
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
 }
 
 // prepare builds or finds the kernel, module and initramfs. Without QEMU

@@ -92,7 +92,8 @@ func TestFailuresOfADeadGuest(t *testing.T) {
 		Tests:   []*GuestTest{{Name: "TestA", Action: "pass"}, {Name: "TestB", Reports: []splat.Report{warn}}}}
 	f := res.Failures(false)
 	require.Len(t, f, 2)
-	assert.Equal(t, Failure{Reason: "the guest kernel panicked"}, f[0])
+	assert.Equal(t, "the guest kernel panicked", f[0].Reason)
+	assert.Contains(t, f[0].Detail, "--- last 40 console lines ---", "the whole error, for whoever prints it")
 	assert.Equal(t, "TestB", f[1].Test)
 	assert.Contains(t, f[1].Reason, "NULL pointer")
 

@@ -141,9 +141,12 @@ func (r *Result) test(name string) *GuestTest {
 }
 
 // Failure is one reason a run is not a pass: in a guest test, or (Test
-// empty) outside every test.
+// empty) outside every test. Reason is one line; Detail, when set, is the
+// whole story (the VM error with its console tail and QEMU command line,
+// a kernel report's excerpt).
 type Failure struct {
 	Test, Reason string
+	Detail       string
 }
 
 func (f Failure) String() string {
@@ -162,7 +165,7 @@ func (r *Result) Failures(ci bool) []Failure {
 	var f []Failure
 	switch {
 	case r.Err != nil:
-		f = append(f, Failure{Reason: firstLine(r.Err.Error())})
+		f = append(f, Failure{Reason: firstLine(r.Err.Error()), Detail: r.Err.Error()})
 	case r.Status == nil:
 		f = append(f, Failure{Reason: "the guest reported no status"})
 	case r.Status.Stage != contract.StageDone:
@@ -171,19 +174,19 @@ func (r *Result) Failures(ci bool) []Failure {
 		f = append(f, Failure{Reason: "guest: " + r.Status.Error})
 	}
 	for _, rep := range r.Unplaced() {
-		f = append(f, Failure{Reason: fmt.Sprintf("kernel %s outside any test: %s", rep.Kind, rep.Title)})
+		f = append(f, Failure{Reason: fmt.Sprintf("kernel %s outside any test: %s", rep.Kind, rep.Title), Detail: rep.String()})
 	}
 	failed := false
 	for _, t := range r.Tests {
 		switch {
 		case len(t.Reports) > 0:
-			f = append(f, Failure{t.Name, fmt.Sprintf("kernel %s: %s", t.Reports[0].Kind, t.Reports[0].Title)})
+			f = append(f, Failure{Test: t.Name, Reason: fmt.Sprintf("kernel %s: %s", t.Reports[0].Kind, t.Reports[0].Title)})
 			failed = true
 		case t.Action == "fail":
-			f = append(f, Failure{t.Name, "failed"})
+			f = append(f, Failure{Test: t.Name, Reason: "failed"})
 			failed = true
 		case t.Action == "":
-			f = append(f, Failure{t.Name, "never finished in the guest (timeout or crash)"})
+			f = append(f, Failure{Test: t.Name, Reason: "never finished in the guest (timeout or crash)"})
 			failed = true
 		}
 		skips := t.Skips
@@ -192,7 +195,7 @@ func (r *Result) Failures(ci bool) []Failure {
 		}
 		for _, s := range skips {
 			if ci && !s.Gate() {
-				f = append(f, Failure{t.Name, fmt.Sprintf("%s skipped (%s), and CI allows no skip but a kernel-version gate", s.Name, s.Reason)})
+				f = append(f, Failure{Test: t.Name, Reason: fmt.Sprintf("%s skipped (%s), and CI allows no skip but a kernel-version gate", s.Name, s.Reason)})
 			}
 		}
 	}
