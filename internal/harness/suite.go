@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/gobuild"
 	"github.com/netl-dev/netl/internal/kernel"
@@ -137,15 +139,24 @@ var ClientPackages = map[string]string{
 // as static test binaries in dir, and returns the suite that runs them.
 func BuildGuestTests(root, dir string) (Suite, error) {
 	s := Suite{Binary: filepath.Join(dir, "guest.test")}
-	if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", s.Binary, GuestPackage); err != nil {
-		return Suite{}, fmt.Errorf("building the guest tests: %w", err)
-	}
+	// The builds are independent and each mostly waits on a link: run
+	// side by side, they cost the edit loop about one instead of four.
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", s.Binary, GuestPackage); err != nil {
+			return fmt.Errorf("building the guest tests: %w", err)
+		}
+		return nil
+	})
 	for name, pkg := range ClientPackages {
 		bin := filepath.Join(dir, name)
-		if err := gobuild.Static(root, "test", "-c", "-o", bin, pkg); err != nil {
-			return Suite{}, fmt.Errorf("building %s's tests for the guest: %w", pkg, err)
-		}
 		s.Extra = append(s.Extra, bin)
+		g.Go(func() error {
+			if err := gobuild.Static(root, "test", "-c", "-o", bin, pkg); err != nil {
+				return fmt.Errorf("building %s's tests for the guest: %w", pkg, err)
+			}
+			return nil
+		})
 	}
 	// The seed article's C user programs, as printed (TestSeedUserPrograms).
 	progs, err := filepath.Glob(filepath.Join(root, "vmtest", "guest", "testdata", "*.c"))
@@ -154,12 +165,18 @@ func BuildGuestTests(root, dir string) (Suite, error) {
 	}
 	for _, src := range progs {
 		bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
-		// -w: the article's code as printed has warnings; static: the
-		// initramfs has no C library.
-		if out, err := exec.Command("gcc", "-static", "-O2", "-w", "-o", bin, src).CombinedOutput(); err != nil {
-			return Suite{}, fmt.Errorf("building %s for the guest: %w\n%s", filepath.Base(src), err, out)
-		}
 		s.Extra = append(s.Extra, bin)
+		g.Go(func() error {
+			// -w: the article's code as printed has warnings; static: the
+			// initramfs has no C library.
+			if out, err := exec.Command("gcc", "-static", "-O2", "-w", "-o", bin, src).CombinedOutput(); err != nil {
+				return fmt.Errorf("building %s for the guest: %w\n%s", filepath.Base(src), err, out)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Suite{}, err
 	}
 	sort.Strings(s.Extra)
 	return s, nil
