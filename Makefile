@@ -55,7 +55,7 @@ repro: ## reported bugs B1-B9 (vmtest/repro) on SERIES: reproduced, not a bug on
 checkpatch: ## checkpatch.pl from each SERIES tree over the module
 	@for dir in $$($(NETLVM) kernel path $(SERIES)); do \
 		test -x $$dir/scripts/checkpatch.pl || { echo "no kernel tree at $$dir: make kernel SERIES=$(SERIES)"; exit 1; }; \
-		perl $$dir/scripts/checkpatch.pl --no-tree -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h || exit 1; \
+		perl $$dir/scripts/checkpatch.pl --no-tree --strict -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h || exit 1; \
 	done
 
 splat-testdata: ## regenerate the scanner's real console logs (internal/splat/testdata)

@@ -3,7 +3,8 @@
  * netl - netlink test module for the netl harness
  *
  * Registers netlink protocol NETL_PROTOCOL (the seed article's NETLINK_TEST)
- * in the initial network namespace and answers two kinds of messages:
+ * in every network namespace, with a kernel socket and counters of its own
+ * in each, and answers two kinds of messages:
  *
  * - Seed requests (type NETL_SEED_TYPE, any flags), as sent by the article's
  *   user programs: the payload is logged, then reply_count replies of
@@ -20,9 +21,11 @@
  *   netl_proto.h.
  *
  * Unlike the article's module, every length is checked before it is read,
- * and replies go to the port the request really came from
+ * replies go to the port the request really came from
  * (NETLINK_CB(skb).portid), never to the nlmsg_pid the sender wrote in the
- * header.
+ * header, and what one user can make the module do is bounded: the sleeps
+ * one datagram causes (max_sleep_ms), the notifications one port holds, the
+ * lines it logs, the size of what it echoes.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -37,7 +40,10 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/netlink.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/overflow.h>
+#include <linux/ratelimit.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -45,6 +51,7 @@
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
+#include <net/netns/generic.h>
 #include <net/sock.h>
 
 #include "netl_compat.h"
@@ -55,14 +62,17 @@
 #define NETL_REPLY_COUNT_MAX		NETL_ECHO_COUNT_MAX
 #define NETL_REPLY_INTERVAL_MS_MIN	0
 #define NETL_REPLY_INTERVAL_MS_MAX	NETL_ECHO_INTERVAL_MS_MAX
+#define NETL_MAX_SLEEP_MS_MAX		600000
 
-static struct sock *netl_sk __read_mostly;
+/* At most this many bytes of a seed request's payload are logged. */
+#define NETL_SEED_LOG_MAX		128
 
 static unsigned int reply_count = 1;
 static unsigned int reply_interval_ms;
+static unsigned int max_sleep_ms = NETL_MAX_SLEEP_MS_DEFAULT;
 
 /* The counters NETL_MSG_STATS reports, as struct netl_stats describes them. */
-static struct {
+struct netl_counters {
 	atomic64_t rx_msgs;
 	atomic64_t rx_bytes;
 	atomic64_t rx_malformed;
@@ -71,18 +81,49 @@ static struct {
 	atomic64_t broadcasts;
 	atomic64_t notifies;
 	atomic64_t dumps;
-} netl_counters;
+};
 
 /*
- * A pending notification.  It is on netl_notifications from the request
- * until its work has sent it, and is freed by the work, or by netl_exit()
- * once netl_stopping is set.
+ * The module in one network namespace: its kernel socket, its counters and
+ * the notifications its users asked for.  Zeroed by the pernet machinery.
+ */
+struct netl_net {
+	struct sock *sk;
+	struct netl_counters counters;
+	/*
+	 * Protects notifications, notifications_pending and the cancelled and
+	 * armed flags of each notification.  A notification is sent with it
+	 * held, so that once netl_notifications_cancel() has taken it nothing
+	 * cancelled can be sent any more.
+	 */
+	struct mutex notify_lock;
+	struct list_head notifications;
+	unsigned int notifications_pending;
+};
+
+static unsigned int netl_net_id __read_mostly;
+
+static struct netl_net *netl_pernet(const struct net *net)
+{
+	return net_generic(net, netl_net_id);
+}
+
+/*
+ * A pending notification.  It is on its namespace's list from the request
+ * until its work sends it, or until netl_notifications_cancel() takes it
+ * off (cancelled).  Whoever takes it off the list frees it: the work after
+ * sending it, the canceller once the work cannot run any more, or, for one
+ * cancelled before it was armed, netl_notification_arm().
  */
 struct netl_notification {
 	struct delayed_work work;
 	struct list_head node;
+	struct netl_net *nn;
 	unsigned long delay;	/* in jiffies */
-	u32 portid;
+	u32 requester;		/* the port that asked */
+	u32 portid;		/* the port it goes to */
+	bool armed;		/* its work is queued */
+	bool cancelled;
 	u32 len;
 	u8 data[];	/* len bytes */
 };
@@ -93,10 +134,26 @@ struct netl_notification {
  * not only for those it cancels.
  */
 static struct workqueue_struct *netl_wq;
-static LIST_HEAD(netl_notifications);
-static DEFINE_SPINLOCK(netl_notifications_lock);
-static unsigned int netl_notifications_pending;
-static bool netl_stopping;
+
+/*
+ * What one user can write into the kernel log: seed requests, and replies
+ * that could not be queued.  Ten lines a second each, the rest counted in
+ * the kernel's "callbacks suppressed" line.
+ */
+static DEFINE_RATELIMIT_STATE(netl_seed_log_rs, HZ, 10);
+static DEFINE_RATELIMIT_STATE(netl_drop_log_rs, HZ, 10);
+
+/*
+ * One datagram on its way through netl_rcv(): the sleeps it has caused so
+ * far, against max_sleep_ms as it was when the datagram arrived, and
+ * whether its sender got a fatal signal, which ends the walk.
+ */
+struct netl_datagram {
+	struct netl_net *nn;
+	unsigned int slept_ms;
+	unsigned int max_sleep_ms;
+	bool killed;
+};
 
 /* The seed reply's payload: NETL_SEED_REPLY, then zeros. */
 static const char netl_seed_payload[NETL_SEED_PAYLOAD_LEN] = NETL_SEED_REPLY;
@@ -144,6 +201,16 @@ static const struct kernel_param_ops reply_interval_ms_ops = {
 	.get = param_get_uint,
 };
 
+static int max_sleep_ms_set(const char *val, const struct kernel_param *kp)
+{
+	return netl_param_set_range(val, kp, 0, NETL_MAX_SLEEP_MS_MAX);
+}
+
+static const struct kernel_param_ops max_sleep_ms_ops = {
+	.set = max_sleep_ms_set,
+	.get = param_get_uint,
+};
+
 module_param_cb(reply_count, &reply_count_ops, &reply_count, 0644);
 MODULE_PARM_DESC(reply_count,
 		 "replies to a seed request, and to an echo with count 0, 1..100 (default 1)");
@@ -152,6 +219,10 @@ module_param_cb(reply_interval_ms, &reply_interval_ms_ops, &reply_interval_ms,
 		0644);
 MODULE_PARM_DESC(reply_interval_ms,
 		 "milliseconds before each reply to a seed request, and between two replies to an echo asking for it, 0..60000 (default 0)");
+
+module_param_cb(max_sleep_ms, &max_sleep_ms_ops, &max_sleep_ms, 0644);
+MODULE_PARM_DESC(max_sleep_ms,
+		 "milliseconds one datagram may keep its sender sleeping in all, 0..600000 (default 60000)");
 
 /*
  * Builds a message from the module: nlmsg_pid 0 (the kernel), flags 0, the
@@ -183,31 +254,50 @@ static struct sk_buff *netl_build(u32 seq, int type, const void *data,
 	return skb;
 }
 
-/* Sends a message built by netl_build() to portid, and counts it. */
-static int netl_send(u32 portid, u32 seq, int type, const void *data,
-		     size_t len)
+/*
+ * Sends a message built by netl_build() to portid, and counts it.
+ *
+ * A full receive queue is -ENOBUFS, whatever sent the message: the
+ * kernel's nlmsg_unicast() says -EAGAIN (it never waits), but the receiver
+ * learns of the loss as ENOBUFS from its next recvmsg() (netlink_overrun()),
+ * and "try again" would be wrong for a series of replies partly sent.
+ */
+static int netl_send(struct netl_net *nn, u32 portid, u32 seq, int type,
+		     const void *data, size_t len)
 {
 	struct sk_buff *skb = netl_build(seq, type, data, len);
 	int err;
 
 	/* nlmsg_unicast() consumes the skb whatever the outcome. */
-	err = skb ? nlmsg_unicast(netl_sk, skb, portid) : -ENOMEM;
+	err = skb ? nlmsg_unicast(nn->sk, skb, portid) : -ENOMEM;
+	if (err == -EAGAIN)
+		err = -ENOBUFS;
 	if (err)
-		atomic64_inc(&netl_counters.tx_drops);
+		atomic64_inc(&nn->counters.tx_drops);
 	else
-		atomic64_inc(&netl_counters.tx_msgs);
+		atomic64_inc(&nn->counters.tx_msgs);
 	return err;
+}
+
+/* Says, within netl_drop_log_rs, that a series of replies stopped early. */
+static void netl_log_stop(u32 portid, const char *what, unsigned int sent,
+			  unsigned int count, int err)
+{
+	if (__ratelimit(&netl_drop_log_rs))
+		pr_info("port %u: %s stopped after %u of %u replies: %pe\n",
+			portid, what, sent, count, ERR_PTR(err));
 }
 
 /*
  * Returns the payload of a typed request if it holds at least need bytes;
  * otherwise counts the message as malformed and returns NULL.
  */
-static const void *netl_payload(const struct nlmsghdr *nlh, size_t need,
+static const void *netl_payload(struct netl_net *nn,
+				const struct nlmsghdr *nlh, size_t need,
 				struct netlink_ext_ack *extack)
 {
 	if ((size_t)nlmsg_len(nlh) < need) {
-		atomic64_inc(&netl_counters.rx_malformed);
+		atomic64_inc(&nn->counters.rx_malformed);
 		NL_SET_ERR_MSG_MOD(extack, "payload too short for the message type");
 		return NULL;
 	}
@@ -215,18 +305,28 @@ static const void *netl_payload(const struct nlmsghdr *nlh, size_t need,
 }
 
 /*
- * Sleeps at least ms milliseconds (a jiffy more, as msleep() does) unless a
- * fatal signal comes first; returns false then.  The sleep is killable: the
- * sender is in D state meanwhile, as under msleep(), but "kill -9" ends it at
- * once, and the hung-task detector leaves it alone.
+ * Sleeps at least ms milliseconds (a jiffy more, as msleep() does) for the
+ * datagram dg, unless that would take its sleeps past max_sleep_ms in all
+ * (-ETIME, without sleeping) or a fatal signal comes first (-EINTR, and the
+ * datagram is marked killed).  The sleep is killable: the sender is in D
+ * state meanwhile, as under msleep(), but "kill -9" ends it at once, and the
+ * hung-task detector leaves it alone.
  */
-static bool netl_sleep_killable(unsigned int ms)
+static int netl_sleep(struct netl_datagram *dg, unsigned int ms)
 {
 	long timeout = msecs_to_jiffies(ms) + 1;
 
+	if (ms > dg->max_sleep_ms - dg->slept_ms)
+		return -ETIME;
+	dg->slept_ms += ms;
+
 	while (timeout > 0 && !fatal_signal_pending(current))
 		timeout = schedule_timeout_killable(timeout);
-	return !fatal_signal_pending(current);
+	if (fatal_signal_pending(current)) {
+		dg->killed = true;
+		return -EINTR;
+	}
+	return 0;
 }
 
 /*
@@ -234,9 +334,10 @@ static bool netl_sleep_killable(unsigned int ms)
  * after a sleep of reply_interval_ms, as the article's callback sleeps
  * before each send.  The sleeps keep the sender inside sendmsg(), as in the
  * seed (claim C3, bug B6), but a sender that gets a fatal signal stops the
- * series.
+ * series and the datagram, and the datagram's sleeps are bounded.
  */
-static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
+static int netl_seed(struct netl_datagram *dg, struct sk_buff *in_skb,
+		     const struct nlmsghdr *nlh)
 {
 	unsigned int interval = READ_ONCE(reply_interval_ms);
 	unsigned int count = READ_ONCE(reply_count);
@@ -249,10 +350,16 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 
 	BUILD_BUG_ON(sizeof(NETL_SEED_REPLY) > NETL_SEED_PAYLOAD_LEN);
 
-	/* The payload need not be NUL-terminated: print at most len bytes. */
-	pr_info("seed request from port %u (nlmsg_pid %u, seq %u, %d bytes): %.*s\n",
-		portid, nlh->nlmsg_pid, seq, len,
-		(int)strnlen(data, len), data);
+	/*
+	 * The payload is the user's: it need not be NUL-terminated, and may
+	 * hold newlines or terminal escapes.  Print at most
+	 * NETL_SEED_LOG_MAX bytes of it up to its first NUL, escaped, and
+	 * within netl_seed_log_rs.
+	 */
+	if (__ratelimit(&netl_seed_log_rs))
+		pr_info("seed request from port %u (nlmsg_pid %u, seq %u, %d bytes): %*pE\n",
+			portid, nlh->nlmsg_pid, seq, len,
+			(int)strnlen(data, min(len, NETL_SEED_LOG_MAX)), data);
 
 	for (i = 0; i < count; i++) {
 		/*
@@ -260,22 +367,26 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 		 * but the hung-task detector, which B6 shows on the seed,
 		 * does not flag it, and SIGKILL ends the series.
 		 */
-		if (interval && !netl_sleep_killable(interval)) {
-			pr_debug("port %u: sender killed after %u of %u replies\n",
-				 portid, i, count);
-			return -EINTR;
+		if (interval) {
+			err = netl_sleep(dg, interval);
+			if (err == -EINTR)
+				return err;
+			if (err) {
+				netl_log_stop(portid, "seed request", i, count,
+					      err);
+				return err;
+			}
 		}
 
-		err = netl_send(portid, seq, NETL_SEED_TYPE, netl_seed_payload,
-				sizeof(netl_seed_payload));
+		err = netl_send(dg->nn, portid, seq, NETL_SEED_TYPE,
+				netl_seed_payload, sizeof(netl_seed_payload));
 		if (err) {
 			/*
-			 * -ECONNREFUSED: the socket is gone; -EAGAIN or
-			 * -ENOBUFS: its receive queue is full.  Either way
-			 * the next reply would fare no better.
+			 * -ECONNREFUSED: the socket is gone; -ENOBUFS: its
+			 * receive queue is full.  Either way the next reply
+			 * would fare no better.
 			 */
-			pr_debug("port %u: reply %u of %u not sent: %d\n",
-				 portid, i + 1, count, err);
+			netl_log_stop(portid, "seed request", i, count, err);
 			return err;
 		}
 	}
@@ -284,10 +395,12 @@ static int netl_seed(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
 }
 
 /* NETL_MSG_ECHO: send the whole payload back, count times. */
-static int netl_echo(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+static int netl_echo(struct netl_datagram *dg, struct sk_buff *in_skb,
+		     const struct nlmsghdr *nlh,
 		     struct netlink_ext_ack *extack)
 {
-	const struct netl_echo *req = netl_payload(nlh, sizeof(*req), extack);
+	const struct netl_echo *req = netl_payload(dg->nn, nlh, sizeof(*req),
+						   extack);
 	u32 portid = NETLINK_CB(in_skb).portid;
 	unsigned int count, interval, i;
 	int err;
@@ -303,30 +416,35 @@ static int netl_echo(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
 		NL_SET_ERR_MSG_MOD(extack, "echo interval above 60000 ms");
 		return -EINVAL;
 	}
+	/* Each reply is a copy of the request: up to 100 of them. */
+	if (nlmsg_len(nlh) - sizeof(*req) > NETL_ECHO_DATA_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "echo data above 4096 bytes");
+		return -EMSGSIZE;
+	}
 
 	count = req->count ? req->count : READ_ONCE(reply_count);
 	interval = req->interval_ms == NETL_ECHO_PARAM_INTERVAL ?
 		   READ_ONCE(reply_interval_ms) : req->interval_ms;
 
 	for (i = 0; i < count; i++) {
-		if (i && interval && !netl_sleep_killable(interval))
-			return -EINTR;	/* nobody will read an ack */
+		if (i && interval) {
+			err = netl_sleep(dg, interval);
+			if (err == -EINTR)
+				return err;	/* nobody will read an ack */
+			if (err) {
+				NL_SET_ERR_MSG_MOD(extack, "the datagram slept max_sleep_ms");
+				return err;
+			}
+		}
 
-		err = netl_send(portid, nlh->nlmsg_seq, NETL_MSG_ECHO,
-				nlmsg_data(nlh), nlmsg_len(nlh));
 		/*
 		 * The series stops at the first reply not sent, and the
-		 * error is returned for the ack.  -EAGAIN means the sender's
-		 * receive queue was full: the sender's next recvmsg() fails
-		 * with ENOBUFS (netlink_overrun()), so the ack says the same
-		 * rather than "try again", which would be wrong for a request
-		 * that was partly carried out.
+		 * error is returned for the ack.
 		 */
-		if (err == -EAGAIN)
-			err = -ENOBUFS;
+		err = netl_send(dg->nn, portid, nlh->nlmsg_seq, NETL_MSG_ECHO,
+				nlmsg_data(nlh), nlmsg_len(nlh));
 		if (err) {
-			pr_debug("port %u: echo %u of %u not sent: %d\n",
-				 portid, i + 1, count, err);
+			netl_log_stop(portid, "echo", i, count, err);
 			return err;
 		}
 	}
@@ -335,17 +453,23 @@ static int netl_echo(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
 }
 
 /* NETL_MSG_BROADCAST: send the data to a multicast group. */
-static int netl_broadcast(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+static int netl_broadcast(struct netl_net *nn, struct sk_buff *in_skb,
+			  const struct nlmsghdr *nlh,
 			  struct netlink_ext_ack *extack)
 {
-	const struct netl_broadcast *req = netl_payload(nlh, sizeof(*req),
+	const struct netl_broadcast *req = netl_payload(nn, nlh, sizeof(*req),
 							 extack);
 	struct sk_buff *skb;
 	int err;
 
 	if (!req)
 		return -EINVAL;
-	if (!netlink_capable(in_skb, CAP_NET_ADMIN)) {
+	/*
+	 * CAP_NET_ADMIN over the namespace's owner, as the kernel asks of a
+	 * user socket sending to a group: root of a container may broadcast
+	 * in the container's namespace, and nowhere else.
+	 */
+	if (!netlink_net_capable(in_skb, CAP_NET_ADMIN)) {
 		NL_SET_ERR_MSG_MOD(extack, "broadcast needs CAP_NET_ADMIN");
 		return -EPERM;
 	}
@@ -358,11 +482,11 @@ static int netl_broadcast(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
 		return -EINVAL;
 	}
 
-	atomic64_inc(&netl_counters.broadcasts);
+	atomic64_inc(&nn->counters.broadcasts);
 	skb = netl_build(0, NETL_MSG_BROADCAST, req->data,
 			 nlmsg_len(nlh) - sizeof(*req));
 	if (!skb) {
-		atomic64_inc(&netl_counters.tx_drops);
+		atomic64_inc(&nn->counters.tx_drops);
 		return -ENOMEM;
 	}
 
@@ -370,15 +494,16 @@ static int netl_broadcast(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
 	 * -ESRCH: no member received it (there is none, or every one's
 	 * queue was full).  That is the listeners' business, not an error
 	 * of the sender's request.  -ENOBUFS comes only from members that
-	 * set NETLINK_BROADCAST_ERROR.
+	 * set NETLINK_BROADCAST_ERROR.  The namespace's own socket reaches
+	 * the members in that namespace only.
 	 */
-	err = nlmsg_multicast(netl_sk, skb, 0, req->group, GFP_KERNEL);
+	err = nlmsg_multicast(nn->sk, skb, 0, req->group, GFP_KERNEL);
 	if (!err) {
-		atomic64_inc(&netl_counters.tx_msgs);
+		atomic64_inc(&nn->counters.tx_msgs);
 	} else if (err == -ESRCH) {
 		err = 0;
 	} else {
-		atomic64_inc(&netl_counters.tx_drops);
+		atomic64_inc(&nn->counters.tx_drops);
 		NL_SET_ERR_MSG_MOD(extack, "broadcast not delivered to every member");
 	}
 	return err;
@@ -389,22 +514,19 @@ static void netl_notify_work(struct work_struct *work)
 	struct netl_notification *n =
 		container_of(to_delayed_work(work), struct netl_notification,
 			     work);
+	struct netl_net *nn = n->nn;
 	bool owner;
 
-	netl_send(n->portid, 0, NETL_MSG_NOTIFY, n->data, n->len);
-
-	/*
-	 * Once netl_exit() has set netl_stopping, it owns n: it frees n after
-	 * cancel_delayed_work_sync() has waited for this function to return.
-	 */
-	spin_lock(&netl_notifications_lock);
-	owner = !netl_stopping;
+	mutex_lock(&nn->notify_lock);
+	owner = !n->cancelled;
 	if (owner) {
 		list_del(&n->node);
-		netl_notifications_pending--;
+		nn->notifications_pending--;
+		netl_send(nn, n->portid, 0, NETL_MSG_NOTIFY, n->data, n->len);
 	}
-	spin_unlock(&netl_notifications_lock);
+	mutex_unlock(&nn->notify_lock);
 
+	/* Cancelled: the canceller frees n once this function returned. */
 	if (owner)
 		kfree(n);
 }
@@ -413,21 +535,23 @@ static void netl_notify_work(struct work_struct *work)
  * NETL_MSG_NOTIFY: queue a notification, to be armed by the caller with
  * netl_notification_arm() (see netl_rcv_msg()).
  */
-static int netl_notify(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
+static int netl_notify(struct netl_net *nn, struct sk_buff *in_skb,
+		       const struct nlmsghdr *nlh,
 		       struct netlink_ext_ack *extack,
 		       struct netl_notification **queued)
 {
-	const struct netl_notify *req = netl_payload(nlh, sizeof(*req), extack);
+	const struct netl_notify *req = netl_payload(nn, nlh, sizeof(*req),
+						     extack);
 	u32 sender = NETLINK_CB(in_skb).portid;
-	struct netl_notification *n;
+	struct netl_notification *n, *p;
+	unsigned int mine = 0;
 	size_t len;
 	u32 portid;
-	int err;
 
 	if (!req)
 		return -EINVAL;
 	portid = req->portid ? req->portid : sender;
-	if (portid != sender && !netlink_capable(in_skb, CAP_NET_ADMIN)) {
+	if (portid != sender && !netlink_net_capable(in_skb, CAP_NET_ADMIN)) {
 		NL_SET_ERR_MSG_MOD(extack, "notifying another port needs CAP_NET_ADMIN");
 		return -EPERM;
 	}
@@ -441,71 +565,128 @@ static int netl_notify(struct sk_buff *in_skb, const struct nlmsghdr *nlh,
 		return -EMSGSIZE;
 	}
 
-	n = kmalloc(struct_size(n, data, len), GFP_KERNEL);
+	/* Charged to the sender's memory cgroup, as its queue would be. */
+	n = kmalloc(struct_size(n, data, len), GFP_KERNEL_ACCOUNT);
 	if (!n)
 		return -ENOMEM;
 	INIT_DELAYED_WORK(&n->work, netl_notify_work);
+	n->nn = nn;
 	n->delay = msecs_to_jiffies(req->delay_ms);
+	n->requester = sender;
 	n->portid = portid;
+	n->armed = false;
+	n->cancelled = false;
 	n->len = len;
 	memcpy(n->data, req->data, len);
 
-	spin_lock(&netl_notifications_lock);
-	err = netl_notifications_pending >= NETL_NOTIFY_PENDING_MAX ? -EBUSY : 0;
-	if (!err) {
-		list_add_tail(&n->node, &netl_notifications);
-		netl_notifications_pending++;
-	}
-	spin_unlock(&netl_notifications_lock);
-
-	if (err) {
-		kfree(n);
+	mutex_lock(&nn->notify_lock);
+	list_for_each_entry(p, &nn->notifications, node)
+		mine += p->requester == sender;
+	if (mine >= NETL_NOTIFY_PORT_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "too many notifications pending for this port");
+	} else if (nn->notifications_pending >= NETL_NOTIFY_PENDING_MAX) {
 		NL_SET_ERR_MSG_MOD(extack, "too many notifications pending");
-		return err;
+	} else {
+		list_add_tail(&n->node, &nn->notifications);
+		nn->notifications_pending++;
+		*queued = n;
 	}
+	mutex_unlock(&nn->notify_lock);
 
-	atomic64_inc(&netl_counters.notifies);
-	*queued = n;
+	if (!*queued) {
+		kfree(n);
+		return -EBUSY;
+	}
+	atomic64_inc(&nn->counters.notifies);
 	return 0;
 }
 
+/* Starts the delay of a notification queued by netl_notify(). */
 static void netl_notification_arm(struct netl_notification *n)
 {
-	queue_delayed_work(netl_wq, &n->work, n->delay);
+	struct netl_net *nn = n->nn;
+	bool cancelled;
+
+	mutex_lock(&nn->notify_lock);
+	cancelled = n->cancelled;
+	if (!cancelled) {
+		n->armed = true;
+		queue_delayed_work(netl_wq, &n->work, n->delay);
+	}
+	mutex_unlock(&nn->notify_lock);
+
+	/* Its port went away between the request and now. */
+	if (cancelled)
+		kfree(n);
 }
 
 /*
- * Cancels every pending notification, and waits for those being sent; none
- * can be queued afterwards.
+ * Cancels the pending notifications of a namespace that go to portid, or
+ * all of them if all is set, and waits for those being sent: none of them
+ * is sent once this returns.  Returns how many were cancelled.
  */
-static void netl_notifications_cancel(void)
+static unsigned int netl_notifications_cancel(struct netl_net *nn,
+					      u32 portid, bool all)
 {
 	struct netl_notification *n, *tmp;
+	unsigned int cancelled = 0;
 	LIST_HEAD(doomed);
 
-	spin_lock(&netl_notifications_lock);
-	netl_stopping = true;
-	list_splice_init(&netl_notifications, &doomed);
-	spin_unlock(&netl_notifications_lock);
+	mutex_lock(&nn->notify_lock);
+	list_for_each_entry_safe(n, tmp, &nn->notifications, node) {
+		if (!all && n->portid != portid)
+			continue;
+		n->cancelled = true;
+		list_del(&n->node);
+		nn->notifications_pending--;
+		cancelled++;
+		/* An unarmed one is freed by netl_notification_arm(). */
+		if (n->armed)
+			list_add_tail(&n->node, &doomed);
+	}
+	mutex_unlock(&nn->notify_lock);
 
 	list_for_each_entry_safe(n, tmp, &doomed, node) {
 		cancel_delayed_work_sync(&n->work);
 		kfree(n);
 	}
-
-	/* A work function that freed its own notification may still run. */
-	destroy_workqueue(netl_wq);
+	return cancelled;
 }
+
+/*
+ * A port of the protocol is released: its notifications are cancelled, so
+ * that none reaches the next socket to bind that port number, whoever owns
+ * it.  netlink_release() unhashes the port before it calls this notifier,
+ * so a socket that binds the port in between could still get one that was
+ * being sent at that moment, and nothing later.
+ */
+static int netl_netlink_event(struct notifier_block *nb, unsigned long event,
+			      void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (event != NETLINK_URELEASE || n->protocol != NETL_PROTOCOL)
+		return NOTIFY_DONE;
+
+	netl_notifications_cancel(netl_pernet(n->net), n->portid, false);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block netl_netlink_notifier = {
+	.notifier_call = netl_netlink_event,
+};
 
 /* The state of a dump, kept in its netlink_callback between reads. */
 struct netl_dump_ctx {
+	struct netl_net *nn;
 	u32 parts;	/* parts requested */
 	u32 next;	/* index of the next part to send */
 };
 
 /*
  * Runs once, from netlink_dump_start(), before the first part is sent;
- * cb->nlh is the request, whose payload netl_dump_req() checked.
+ * cb->nlh is the request, whose payload netl_dump_req() checked, and
+ * cb->skb its skb, which belongs to the namespace's kernel socket.
  */
 static int netl_dump_start(struct netlink_callback *cb)
 {
@@ -514,9 +695,10 @@ static int netl_dump_start(struct netlink_callback *cb)
 
 	netl_assert_ctx_fits(struct netl_dump_ctx);
 
+	ctx->nn = netl_pernet(sock_net(cb->skb->sk));
 	ctx->parts = req->parts;
 	ctx->next = 0;
-	atomic64_inc(&netl_counters.dumps);
+	atomic64_inc(&ctx->nn->counters.dumps);
 	return 0;
 }
 
@@ -542,14 +724,15 @@ static int netl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		part->index = ctx->next;
 		part->total = ctx->parts;
 		nlmsg_end(skb, nlh);
-		atomic64_inc(&netl_counters.tx_msgs);
+		atomic64_inc(&ctx->nn->counters.tx_msgs);
 	}
 
 	return 0;
 }
 
 /* NETL_MSG_DUMP: start a dump through the kernel's dump machinery. */
-static int netl_dump_req(struct sk_buff *skb, const struct nlmsghdr *nlh,
+static int netl_dump_req(struct netl_net *nn, struct sk_buff *skb,
+			 const struct nlmsghdr *nlh,
 			 struct netlink_ext_ack *extack)
 {
 	/*
@@ -562,7 +745,7 @@ static int netl_dump_req(struct sk_buff *skb, const struct nlmsghdr *nlh,
 	};
 	const struct netl_dump_req *req;
 
-	req = netl_payload(nlh, sizeof(*req), extack);
+	req = netl_payload(nn, nlh, sizeof(*req), extack);
 	if (!req)
 		return -EINVAL;
 	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) {
@@ -578,46 +761,51 @@ static int netl_dump_req(struct sk_buff *skb, const struct nlmsghdr *nlh,
 	 * Once the dump is under way, netlink_dump_start() returns -EINTR:
 	 * its NLMSG_DONE stands for the ack, and the caller sends none.
 	 */
-	return netlink_dump_start(netl_sk, skb, nlh, &c);
+	return netlink_dump_start(nn->sk, skb, nlh, &c);
 }
 
-/* NETL_MSG_STATS: the counters, this request included. */
-static int netl_stats(struct sk_buff *in_skb, const struct nlmsghdr *nlh)
+/* NETL_MSG_STATS: the namespace's counters, this request included. */
+static int netl_stats(struct netl_net *nn, struct sk_buff *in_skb,
+		      const struct nlmsghdr *nlh)
 {
+	struct netl_counters *c = &nn->counters;
 	struct netl_stats st = {
-		.rx_msgs = atomic64_read(&netl_counters.rx_msgs),
-		.rx_bytes = atomic64_read(&netl_counters.rx_bytes),
-		.rx_malformed = atomic64_read(&netl_counters.rx_malformed),
-		.tx_msgs = atomic64_read(&netl_counters.tx_msgs),
-		.tx_drops = atomic64_read(&netl_counters.tx_drops),
-		.broadcasts = atomic64_read(&netl_counters.broadcasts),
-		.notifies = atomic64_read(&netl_counters.notifies),
-		.dumps = atomic64_read(&netl_counters.dumps),
+		.rx_msgs = atomic64_read(&c->rx_msgs),
+		.rx_bytes = atomic64_read(&c->rx_bytes),
+		.rx_malformed = atomic64_read(&c->rx_malformed),
+		.tx_msgs = atomic64_read(&c->tx_msgs),
+		.tx_drops = atomic64_read(&c->tx_drops),
+		.broadcasts = atomic64_read(&c->broadcasts),
+		.notifies = atomic64_read(&c->notifies),
+		.dumps = atomic64_read(&c->dumps),
 	};
 
-	return netl_send(NETLINK_CB(in_skb).portid, nlh->nlmsg_seq,
+	return netl_send(nn, NETLINK_CB(in_skb).portid, nlh->nlmsg_seq,
 			 NETL_MSG_STATS, &st, sizeof(st));
 }
 
 /* A typed request: NLM_F_REQUEST set, type at least NLMSG_MIN_TYPE. */
-static int netl_rcv_typed(struct sk_buff *skb, struct nlmsghdr *nlh,
+static int netl_rcv_typed(struct netl_datagram *dg, struct sk_buff *skb,
+			  struct nlmsghdr *nlh,
 			  struct netlink_ext_ack *extack,
 			  struct netl_notification **queued)
 {
+	struct netl_net *nn = dg->nn;
+
 	switch (nlh->nlmsg_type) {
 	case NETL_MSG_ECHO:
-		return netl_echo(skb, nlh, extack);
+		return netl_echo(dg, skb, nlh, extack);
 	case NETL_MSG_BROADCAST:
-		return netl_broadcast(skb, nlh, extack);
+		return netl_broadcast(nn, skb, nlh, extack);
 	case NETL_MSG_NOTIFY:
-		return netl_notify(skb, nlh, extack, queued);
+		return netl_notify(nn, skb, nlh, extack, queued);
 	case NETL_MSG_DUMP:
-		return netl_dump_req(skb, nlh, extack);
+		return netl_dump_req(nn, skb, nlh, extack);
 	case NETL_MSG_STATS:
-		return netl_stats(skb, nlh);
+		return netl_stats(nn, skb, nlh);
 	}
 
-	atomic64_inc(&netl_counters.rx_malformed);
+	atomic64_inc(&nn->counters.rx_malformed);
 	NL_SET_ERR_MSG_MOD(extack, "unknown message type");
 	return -EOPNOTSUPP;
 }
@@ -633,18 +821,19 @@ static int netl_rcv_typed(struct sk_buff *skb, struct nlmsghdr *nlh,
  * the seed's type, before calling back, and it stops silently at a bad
  * length, which this module answers and counts (netl_rcv_malformed()).
  */
-static void netl_rcv_msg(struct sk_buff *skb, struct nlmsghdr *nlh)
+static void netl_rcv_msg(struct netl_datagram *dg, struct sk_buff *skb,
+			 struct nlmsghdr *nlh)
 {
 	struct netl_notification *queued = NULL;
 	struct netlink_ext_ack extack = {};
 	u16 flags = nlh->nlmsg_flags;
 	int err = 0;
 
-	atomic64_inc(&netl_counters.rx_msgs);
+	atomic64_inc(&dg->nn->counters.rx_msgs);
 
 	if (nlh->nlmsg_type == NETL_SEED_TYPE) {
 		/* The seed's protocol: answered whatever its flags. */
-		err = netl_seed(skb, nlh);
+		err = netl_seed(dg, skb, nlh);
 		if (err == -EINTR)
 			return;
 		if ((flags & NLM_F_ACK) || (err && (flags & NLM_F_REQUEST)))
@@ -653,7 +842,7 @@ static void netl_rcv_msg(struct sk_buff *skb, struct nlmsghdr *nlh)
 	}
 
 	if ((flags & NLM_F_REQUEST) && nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
-		err = netl_rcv_typed(skb, nlh, &extack, &queued);
+		err = netl_rcv_typed(dg, skb, nlh, &extack, &queued);
 		if (err == -EINTR)
 			return;
 	}
@@ -677,14 +866,14 @@ static void netl_rcv_msg(struct sk_buff *skb, struct nlmsghdr *nlh)
  * header alone, because netlink_ack() copies nlmsg_len bytes of the request
  * and the real nlmsg_len cannot be trusted.
  */
-static void netl_rcv_malformed(struct sk_buff *skb, const struct nlmsghdr *nlh,
-			       int rem)
+static void netl_rcv_malformed(struct netl_net *nn, struct sk_buff *skb,
+			       const struct nlmsghdr *nlh, int rem)
 {
 	struct netlink_ext_ack extack = {};
 	struct nlmsghdr hdr;
 
-	atomic64_inc(&netl_counters.rx_msgs);
-	atomic64_inc(&netl_counters.rx_malformed);
+	atomic64_inc(&nn->counters.rx_msgs);
+	atomic64_inc(&nn->counters.rx_malformed);
 	pr_debug("port %u: %d bytes of malformed message ignored\n",
 		 NETLINK_CB(skb).portid, rem);
 
@@ -701,14 +890,20 @@ static void netl_rcv_malformed(struct sk_buff *skb, const struct nlmsghdr *nlh,
 }
 
 /*
- * Input callback, run in the sender's context from its sendmsg().  The skb
- * may hold several messages; nlmsg_ok() checks, before any field past the
- * length is read, that at least NLMSG_HDRLEN bytes remain, that nlmsg_len is
- * at least NLMSG_HDRLEN and that it does not run past the skb.  The walk
- * stops at the first message that fails those checks.
+ * Input callback, run in the sender's context from its sendmsg(); skb->sk
+ * is the kernel socket of the sender's namespace.  The skb may hold several
+ * messages; nlmsg_ok() checks, before any field past the length is read,
+ * that at least NLMSG_HDRLEN bytes remain, that nlmsg_len is at least
+ * NLMSG_HDRLEN and that it does not run past the skb.  The walk stops at the
+ * first message that fails those checks, and when the sender is killed:
+ * one sendmsg() may carry thousands of messages.
  */
 static void netl_rcv(struct sk_buff *skb)
 {
+	struct netl_datagram dg = {
+		.nn = netl_pernet(sock_net(skb->sk)),
+		.max_sleep_ms = READ_ONCE(max_sleep_ms),
+	};
 	struct nlmsghdr *nlh;
 	int rem;
 
@@ -721,16 +916,19 @@ static void netl_rcv(struct sk_buff *skb)
 		return;
 	}
 
-	atomic64_add(skb->len, &netl_counters.rx_bytes);
+	atomic64_add(skb->len, &dg.nn->counters.rx_bytes);
 
-	nlmsg_for_each_msg(nlh, nlmsg_hdr(skb), skb->len, rem)
-		netl_rcv_msg(skb, nlh);
+	nlmsg_for_each_msg(nlh, nlmsg_hdr(skb), skb->len, rem) {
+		netl_rcv_msg(&dg, skb, nlh);
+		if (dg.killed)
+			return;
+	}
 
 	if (rem > 0)
-		netl_rcv_malformed(skb, nlh, rem);
+		netl_rcv_malformed(dg.nn, skb, nlh, rem);
 }
 
-static int __init netl_init(void)
+static int __net_init netl_net_init(struct net *net)
 {
 	/*
 	 * NL_CFG_F_NONROOT_RECV lets sockets without CAP_NET_ADMIN join the
@@ -745,6 +943,57 @@ static int __init netl_init(void)
 		.groups = NETL_GROUPS,
 		.flags = NL_CFG_F_NONROOT_RECV,
 	};
+	struct netl_net *nn = netl_pernet(net);
+
+	mutex_init(&nn->notify_lock);
+	INIT_LIST_HEAD(&nn->notifications);
+
+	/*
+	 * Kernel sockets hold no reference on their namespace
+	 * (sk_alloc(..., kern=1)): this one does not keep it alive.
+	 */
+	nn->sk = netlink_kernel_create(net, NETL_PROTOCOL, &cfg);
+	if (nn->sk)
+		return 0;
+
+	if (!net_eq(net, &init_net))
+		return -ENOMEM;
+	/*
+	 * NULL says nothing of why.  In the initial namespace, at load, it is
+	 * in practice that another kernel socket holds port 0 of the protocol
+	 * (netlink_insert() in __netlink_kernel_create()): another module,
+	 * such as the seed's netl_seed, registered protocol 25.
+	 */
+	pr_err("cannot register protocol %d: another module holds it (the seed's netl_seed?), or memory ran out\n",
+	       NETL_PROTOCOL);
+	return -EBUSY;
+}
+
+/*
+ * The namespace is going away (or the module): no user socket is left in
+ * it, so no request comes in.  Its notifications go before its socket.
+ */
+static void __net_exit netl_net_exit(struct net *net)
+{
+	struct netl_net *nn = netl_pernet(net);
+	unsigned int cancelled;
+
+	cancelled = netl_notifications_cancel(nn, 0, true);
+	if (cancelled)
+		pr_info("network namespace %u: %u pending notifications cancelled\n",
+			net->ns.inum, cancelled);
+	netlink_kernel_release(nn->sk);
+}
+
+static struct pernet_operations netl_net_ops = {
+	.init = netl_net_init,
+	.exit = netl_net_exit,
+	.id = &netl_net_id,
+	.size = sizeof(struct netl_net),
+};
+
+static int __init netl_init(void)
+{
 	int err;
 
 	BUILD_BUG_ON(sizeof(struct netl_echo) != NETL_ECHO_HDR_LEN);
@@ -764,25 +1013,21 @@ static int __init netl_init(void)
 	if (!netl_wq)
 		return -ENOMEM;
 
-	netl_sk = netlink_kernel_create(&init_net, NETL_PROTOCOL, &cfg);
-	if (!netl_sk) {
-		/*
-		 * NULL says nothing of why.  With the allocations of a
-		 * module's init it is, in practice, that another kernel
-		 * socket holds port 0 of the protocol (netlink_insert() in
-		 * __netlink_kernel_create()): another module, such as the
-		 * seed's netl_seed, registered protocol 25.
-		 */
-		pr_err("cannot register protocol %d: another module holds it (the seed's netl_seed?), or memory ran out\n",
-		       NETL_PROTOCOL);
-		err = -EBUSY;
+	/* A kernel socket in every namespace there is, and in every new one. */
+	err = register_pernet_subsys(&netl_net_ops);
+	if (err)
 		goto err_destroy_wq;
-	}
 
-	pr_info("loaded: protocol %d, reply_count=%u reply_interval_ms=%u\n",
-		NETL_PROTOCOL, reply_count, reply_interval_ms);
+	err = netlink_register_notifier(&netl_netlink_notifier);
+	if (err)
+		goto err_unregister_pernet;
+
+	pr_info("loaded: protocol %d, reply_count=%u reply_interval_ms=%u max_sleep_ms=%u\n",
+		NETL_PROTOCOL, reply_count, reply_interval_ms, max_sleep_ms);
 	return 0;
 
+err_unregister_pernet:
+	unregister_pernet_subsys(&netl_net_ops);
 err_destroy_wq:
 	destroy_workqueue(netl_wq);
 	return err;
@@ -790,13 +1035,16 @@ err_destroy_wq:
 
 /*
  * Every user socket of the protocol holds a reference on the module, so no
- * request comes in any more; a dump in progress holds one too.  Pending
- * notifications are cancelled before the socket they are sent from goes.
+ * request comes in any more; a dump in progress holds one too.  Each
+ * namespace's notifications are cancelled before its socket goes
+ * (netl_net_exit()); destroy_workqueue() then waits for work functions
+ * still returning from a send.
  */
 static void __exit netl_exit(void)
 {
-	netl_notifications_cancel();
-	netlink_kernel_release(netl_sk);
+	netlink_unregister_notifier(&netl_netlink_notifier);
+	unregister_pernet_subsys(&netl_net_ops);
+	destroy_workqueue(netl_wq);
 	pr_info("unloaded: protocol %d\n", NETL_PROTOCOL);
 }
 

@@ -31,6 +31,42 @@
  */
 #define NETL_PROTOCOL 25
 
+/*
+ * Network namespaces: the module has a kernel socket in every network
+ * namespace, its own in each.  A request is answered in the sender's
+ * namespace; broadcasts reach the group's members in that namespace only;
+ * a notification goes to a port of the namespace it was asked in; the
+ * statistics count that namespace's traffic since the module was loaded
+ * (or since the namespace was made).  Capabilities are checked against the
+ * user namespace that owns the network namespace: root of a container may
+ * broadcast in the container's namespace and nowhere else.  Notifications
+ * still pending when a namespace goes away are dropped, and the kernel log
+ * says how many.
+ *
+ * Limits, so that no user can make the module hold a sender, memory or
+ * the kernel log for long:
+ * - A datagram's sleeps (before seed replies, between echo replies) total
+ *   at most the module parameter max_sleep_ms, NETL_MAX_SLEEP_MS_DEFAULT
+ *   unless set: a message whose next sleep would pass it stops there with
+ *   -ETIME, and the rest of the datagram is still handled.  A sender killed
+ *   (SIGKILL) while the module sleeps for it wakes at once, and the rest of
+ *   its datagram is dropped unread.
+ * - Each seed request is logged escaped (%pE), at most 128 bytes of it, and
+ *   at most 10 such lines a second; likewise the lines saying a series of
+ *   replies stopped early.
+ * - Echo data is at most NETL_ECHO_DATA_MAX bytes; notification data at
+ *   most NETL_NOTIFY_DATA_MAX bytes.  A port may have NETL_NOTIFY_PORT_MAX
+ *   notifications pending that it asked for, a namespace
+ *   NETL_NOTIFY_PENDING_MAX; their memory is charged to the sender's memory
+ *   cgroup.
+ *
+ * Errors that mean the same are one errno: a reply that found the
+ * receiver's queue full is -ENOBUFS, on every path (the kernel's unicast
+ * says -EAGAIN, the receiver's next recvmsg() says ENOBUFS); the series of
+ * replies stops there, the loss is counted in tx_drops and logged.
+ */
+#define NETL_MAX_SLEEP_MS_DEFAULT 60000
+
 /* Message type of the seed's request and of the replies to it. */
 #define NETL_SEED_TYPE 0
 
@@ -64,13 +100,16 @@
  * count 0: the module parameter reply_count; interval_ms
  * NETL_ECHO_PARAM_INTERVAL: the module parameter reply_interval_ms.
  * Errors: -EINVAL (count > NETL_ECHO_COUNT_MAX, interval_ms >
- * NETL_ECHO_INTERVAL_MS_MAX), -ENOBUFS (the sender's receive queue was full:
+ * NETL_ECHO_INTERVAL_MS_MAX), -EMSGSIZE (more than NETL_ECHO_DATA_MAX
+ * bytes of data), -ENOBUFS (the sender's receive queue was full: the
+ * replies stop there), -ETIME (the datagram's sleeps reached max_sleep_ms:
  * the replies stop there), -ENOMEM.
  */
 #define NETL_MSG_ECHO 0x10
 #define NETL_ECHO_PARAM_INTERVAL 0xffffffff
 #define NETL_ECHO_COUNT_MAX 100
 #define NETL_ECHO_INTERVAL_MS_MAX 60000
+#define NETL_ECHO_DATA_MAX 4096
 #define NETL_ECHO_HDR_LEN 8
 
 struct netl_echo {
@@ -100,17 +139,21 @@ struct netl_broadcast {
  * Notify: after delay_ms, one message of type NETL_MSG_NOTIFY, flags 0,
  * seq 0, nlmsg_pid 0, payload data, to port portid (0: the sender).  The
  * request is acknowledged at once, and the notification never reaches the
- * sender before that ack.  A notification whose port is gone by then is
- * dropped (and counted in tx_drops).
+ * sender before that ack.  When the socket bound to portid is closed, its
+ * pending notifications are cancelled: none reaches a socket that binds
+ * the port number later.  A notification to a port nobody has bound is
+ * dropped when it is due (and counted in tx_drops).
  * Errors: -EPERM (portid is another port and the sender lacks
  * CAP_NET_ADMIN), -EINVAL (delay_ms > NETL_NOTIFY_DELAY_MS_MAX), -EMSGSIZE
- * (more than NETL_NOTIFY_DATA_MAX bytes of data), -EBUSY
- * (NETL_NOTIFY_PENDING_MAX notifications already pending), -ENOMEM.
+ * (more than NETL_NOTIFY_DATA_MAX bytes of data), -EBUSY (the sender's port
+ * has NETL_NOTIFY_PORT_MAX notifications pending, or the namespace
+ * NETL_NOTIFY_PENDING_MAX), -ENOMEM.
  */
 #define NETL_MSG_NOTIFY 0x12
 #define NETL_NOTIFY_DELAY_MS_MAX 60000
 #define NETL_NOTIFY_DATA_MAX 4096
-#define NETL_NOTIFY_PENDING_MAX 64
+#define NETL_NOTIFY_PORT_MAX 16
+#define NETL_NOTIFY_PENDING_MAX 256
 #define NETL_NOTIFY_HDR_LEN 8
 
 struct netl_notify {
@@ -141,9 +184,11 @@ struct netl_dump_part {
 };
 
 /*
- * Stats: one message of type NETL_MSG_STATS with the counters since the
- * module was loaded; any request payload is ignored.  The counters include
- * the request, not the reply.
+ * Stats: one message of type NETL_MSG_STATS with the counters of the
+ * sender's network namespace since the module was loaded; any request
+ * payload is ignored.  The counters include the request, not the reply.
+ * rx_msgs counts the messages handled: the rest of a killed sender's
+ * datagram is not.
  */
 #define NETL_MSG_STATS 0x14
 #define NETL_STATS_LEN 64

@@ -176,8 +176,9 @@ func shortPayload(what string, got, want int) error {
 // Echo sends req in a TypeEcho request with the Acknowledge flag and
 // returns the echo replies, in order, once the acknowledgement arrives: the
 // module sends them all before it. An error the module reports instead
-// (EINVAL for a count or interval out of range, ENOBUFS if the socket's
-// receive buffer overflowed) is returned as an *OpError matching the
+// (EINVAL for a count or interval out of range, EMSGSIZE for data above
+// EchoMaxData bytes, ENOBUFS if the socket's receive buffer overflowed,
+// ETIME if the sleeps would pass the module's max_sleep_ms) is returned as an *OpError matching the
 // unix.Errno. The module sleeps between replies in the sender's sendmsg,
 // which returns only after the last one.
 func (c *Conn) Echo(req EchoRequest) ([]Message, error) {
@@ -238,7 +239,9 @@ func (c *Conn) Broadcast(group uint32, data []byte) error {
 // notification to this Conn is left for Receive. It fails with EPERM for
 // another port without CAP_NET_ADMIN, EINVAL for a delay above
 // NotifyMaxDelayMS, EMSGSIZE for data above NotifyMaxData bytes, and EBUSY
-// when NotifyMaxPending notifications are pending.
+// when this Conn's port has NotifyMaxPerPort notifications pending, or the
+// network namespace NotifyMaxPending. A notification still pending when its
+// port's socket closes is cancelled.
 func (c *Conn) Notify(req NotifyRequest) error {
 	b, err := req.MarshalBinary()
 	if err != nil {

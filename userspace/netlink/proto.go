@@ -44,6 +44,9 @@ const (
 	// EchoMaxIntervalMS is the largest EchoRequest.IntervalMS other than
 	// EchoParamInterval (NETL_ECHO_INTERVAL_MS_MAX).
 	EchoMaxIntervalMS = 60000
+	// EchoMaxData is the largest EchoRequest.Data, in bytes; a request
+	// beyond gets EMSGSIZE (NETL_ECHO_DATA_MAX).
+	EchoMaxData = 4096
 	// EchoHeaderLen is the length of struct netl_echo, the part of an
 	// EchoRequest before its data (NETL_ECHO_HDR_LEN).
 	EchoHeaderLen = 8
@@ -58,9 +61,13 @@ const (
 	// NotifyMaxData is the largest NotifyRequest.Data, in bytes
 	// (NETL_NOTIFY_DATA_MAX).
 	NotifyMaxData = 4096
+	// NotifyMaxPerPort is the number of pending notifications one port may
+	// have asked for; a request beyond gets EBUSY (NETL_NOTIFY_PORT_MAX).
+	NotifyMaxPerPort = 16
 	// NotifyMaxPending is the number of notifications the module holds at
-	// most; a request beyond gets EBUSY (NETL_NOTIFY_PENDING_MAX).
-	NotifyMaxPending = 64
+	// most in one network namespace; a request beyond gets EBUSY
+	// (NETL_NOTIFY_PENDING_MAX).
+	NotifyMaxPending = 256
 	// NotifyHeaderLen is the length of struct netl_notify, the part of a
 	// NotifyRequest before its data (NETL_NOTIFY_HDR_LEN).
 	NotifyHeaderLen = 8
@@ -76,6 +83,12 @@ const (
 
 	// StatsLen is the length of struct netl_stats (NETL_STATS_LEN).
 	StatsLen = 64
+
+	// MaxSleepMSDefault is the default of the module parameter
+	// max_sleep_ms, the most milliseconds one datagram may keep its sender
+	// sleeping in all; a message whose next sleep would pass it gets ETIME
+	// (NETL_MAX_SLEEP_MS_DEFAULT).
+	MaxSleepMSDefault = 60000
 
 	// Groups is the number of multicast groups the module's kernel socket
 	// declares (NETL_GROUPS).

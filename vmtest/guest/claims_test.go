@@ -402,6 +402,31 @@ func runHelper(spec string) int {
 			return 1
 		}
 		return 0
+	case "seedflood":
+		// One datagram of port seed requests, sent from this process
+		// so that the test can kill it while the module sleeps.
+		c, err := netlink.Dial(protocol, &netlink.Config{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		var b []byte
+		for i := 0; i < port; i++ {
+			m, err := netlink.SeedRequest(0, "flood").MarshalBinary()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			b = append(b, m...)
+		}
+		fmt.Println("ready")
+		if err := c.SendRaw(b, 0); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	case "nsadmin":
+		return runNamespaceAdmin(protocol, port)
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown role %q\n", role)
 	return 2

@@ -1,0 +1,324 @@
+//go:build netlguest
+
+package guest
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+)
+
+// What one user can make netl.ko do is bounded (netl_proto.h, "Limits"):
+// each test here failed on the module before the bound existed.
+
+// setParam writes a module parameter for the length of the test.
+func setParam(t *testing.T, name, value string) {
+	t.Helper()
+	old := readParam(t, name)
+	p := "/sys/module/netl/parameters/" + name
+	require.NoError(t, os.WriteFile(p, []byte(value), 0), "setting %s=%s", name, value)
+	t.Cleanup(func() {
+		if err := os.WriteFile(p, []byte(old), 0); err != nil && moduleLoaded(t) {
+			t.Errorf("restoring %s=%s: %v", name, old, err)
+		}
+	})
+}
+
+// seedDatagram is n seed requests in one datagram, sequence numbers 1 to
+// n, with flags.
+func seedDatagram(t *testing.T, n int, flags netlink.HeaderFlags) []byte {
+	t.Helper()
+	var b []byte
+	for i := 1; i <= n; i++ {
+		m := netlink.SeedRequest(0, fmt.Sprintf("message %d", i))
+		m.Header.Flags = flags
+		m.Header.Sequence = uint32(i)
+		b = append(b, mustMarshal(t, m)...)
+	}
+	return b
+}
+
+// drain reads every datagram queued on c, until none comes for quiet, and
+// returns their messages, error messages included.
+func drain(t *testing.T, c *netlink.Conn, quiet time.Duration) []netlink.Message {
+	t.Helper()
+	var all []netlink.Message
+	for {
+		buf := make([]byte, 1<<16) // the messages' Data point into it
+		tv := unix.NsecToTimeval(quiet.Nanoseconds())
+		require.NoError(t, unix.SetsockoptTimeval(c.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv))
+		n, _, err := unix.Recvfrom(c.FD(), buf, 0)
+		if errors.Is(err, unix.EAGAIN) {
+			return all
+		}
+		require.NoError(t, err)
+		msgs, err := netlink.ParseMessages(buf[:n])
+		require.NoError(t, err)
+		all = append(all, msgs...)
+	}
+}
+
+// ackErrno is the errno an NLMSG_ERROR carries (0 for an ack).
+func ackErrno(t *testing.T, m netlink.Message) unix.Errno {
+	t.Helper()
+	require.Equal(t, netlink.Error, m.Header.Type)
+	require.GreaterOrEqual(t, len(m.Data), 4)
+	return unix.Errno(-int32(binary.NativeEndian.Uint32(m.Data)))
+}
+
+// A sender killed while the module sleeps for it wakes at once, and the
+// module does not go on through the rest of its datagram. Before: each of
+// the datagram's seed requests slept in turn (uninterruptibly, with
+// msleep), so that one sendmsg of thousands of messages was unkillable for
+// hours; then each remaining message was still handled.
+func TestKilledSenderStopsItsDatagram(t *testing.T) {
+	begin(t)
+	const messages = 50
+	setParam(t, "reply_interval_ms", "500")
+	before := stats(t)
+	cmd := helperCmd(helperBinary(t), "seedflood", netlink.ProtocolTest, messages)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	// Wait until the sender sleeps in the module.
+	state := ""
+	for deadline := time.Now().Add(10 * time.Second); state != "D" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		state = processState(t, cmd.Process.Pid)
+	}
+	require.Equal(t, "D", state, "the sender sleeps in sendmsg")
+	killed := time.Now()
+	require.NoError(t, cmd.Process.Kill())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("a SIGKILLed sender still sleeps in sendmsg after 5 s (%d seed requests of %d ms)", messages, 500)
+	}
+	took := time.Since(killed)
+	after := stats(t)
+	// rx_msgs counts the messages handled; the second stats request counts
+	// itself.
+	handled := after.RxMsgs - before.RxMsgs - 1
+	assert.LessOrEqual(t, handled, uint64(2), "messages of the killed sender's %d-message datagram the module handled", messages)
+	t.Logf("SIGKILL ended the sender %s after it; the module handled %d of the datagram's %d messages", took.Round(time.Millisecond), handled, messages)
+}
+
+// processState reads a process's state letter (of its main thread) from
+// /proc; for a single-threaded C-like sender such as the helper, the
+// sendmsg thread is any of its threads, so the first in D is reported.
+func processState(t *testing.T, pid int) string {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	require.NoError(t, err)
+	state := "?"
+	for _, p := range tasks {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if f := strings.Fields(s[i+1:]); len(f) > 0 {
+			state = f[0]
+			if state == "D" {
+				return state
+			}
+		}
+	}
+	return state
+}
+
+// The sleeps one datagram causes are bounded by max_sleep_ms: a message
+// whose next sleep would pass it fails with ETIME, at once, and the
+// datagram's other messages are still handled. Before: four seed requests
+// slept four times, whatever the total.
+func TestSleepBoundPerDatagram(t *testing.T) {
+	begin(t)
+	setParam(t, "reply_interval_ms", "200")
+	setParam(t, "max_sleep_ms", "500")
+	c := dial(t, &netlink.Config{})
+	start := time.Now()
+	require.NoError(t, c.SendRaw(seedDatagram(t, 4, netlink.Request|netlink.Acknowledge), 0))
+	took := time.Since(start)
+	// What arrived, in order: "reply N" or "ack N: errno".
+	var got []string
+	for _, m := range drain(t, c, 200*time.Millisecond) {
+		switch m.Header.Type {
+		case netlink.TypeSeed:
+			got = append(got, fmt.Sprintf("reply %d", m.Header.Sequence))
+		case netlink.Error:
+			got = append(got, fmt.Sprintf("ack %d: %v", m.Header.Sequence, ackErrno(t, m)))
+		default:
+			got = append(got, fmt.Sprintf("%v %d", m.Header.Type, m.Header.Sequence))
+		}
+	}
+	ok, etime := unix.Errno(0), unix.ETIME
+	assert.Equal(t, []string{
+		"reply 1", fmt.Sprintf("ack 1: %v", ok),
+		"reply 2", fmt.Sprintf("ack 2: %v", ok),
+		fmt.Sprintf("ack 3: %v", etime), fmt.Sprintf("ack 4: %v", etime),
+	}, got, "two sleeps of 200 ms fit in max_sleep_ms=500, a third does not")
+
+	// An echo's intervals count the same way.
+	_, err := c.Echo(netlink.EchoRequest{Count: 5, IntervalMS: 200, Data: []byte("bounded")})
+	assert.ErrorIs(t, err, unix.ETIME, "an echo of 5 replies 200 ms apart with max_sleep_ms=500")
+	t.Logf("4 seed requests (200 ms before each reply, max_sleep_ms=500): sendmsg took %s", took.Round(time.Millisecond))
+}
+
+// One port may hold NotifyMaxPerPort notifications, and another port still
+// gets its own. Before: 64 slots for everyone, so that one user with 60 s
+// delays made every other user's notification fail with EBUSY.
+func TestNotificationsLimitedPerPort(t *testing.T) {
+	begin(t)
+	greedy := dial(t, &netlink.Config{})
+	for i := 0; i < netlink.NotifyMaxPerPort; i++ {
+		require.NoError(t, greedy.Notify(netlink.NotifyRequest{DelayMS: netlink.NotifyMaxDelayMS, Data: []byte("held")}), "notification %d", i+1)
+	}
+	err := greedy.Notify(netlink.NotifyRequest{DelayMS: netlink.NotifyMaxDelayMS, Data: []byte("one too many")})
+	require.ErrorIs(t, err, unix.EBUSY, "notification %d of one port", netlink.NotifyMaxPerPort+1)
+
+	// Another user's port is not held up.
+	cmd := exec.Command("netlctl", "notify", "-delay", "1", "-wait", "from nobody")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "netlctl notify as nobody, with another port's %d pending:\n%s", netlink.NotifyMaxPerPort, out)
+	assert.Contains(t, string(out), "from nobody")
+}
+
+// A notification dies with the socket of its port: the next socket to
+// bind that port number gets nothing. Before: it was delivered to whoever
+// bound the port next, another user included.
+func TestNotificationCancelledWithItsSocket(t *testing.T) {
+	begin(t)
+	const port = 4300
+	first := dial(t, &netlink.Config{PID: port})
+	require.NoError(t, first.Notify(netlink.NotifyRequest{DelayMS: 300, Data: []byte("for the first socket")}))
+	require.NoError(t, first.Close())
+	next := dial(t, &netlink.Config{PID: port})
+	require.NoError(t, next.SetReceiveTimeout(time.Second))
+	msgs, err := next.Receive()
+	require.ErrorIs(t, err, unix.EAGAIN, "the next socket on port %d received %v", port, msgs)
+}
+
+// A seed request's payload reaches the kernel log escaped, and a flood of
+// requests is logged at most 10 lines a second. Before: up to 1 KiB of raw
+// user bytes per request, newlines and terminal escapes included, every
+// time.
+func TestSeedLogEscapedAndRateLimited(t *testing.T) {
+	begin(t)
+	// A fresh rate-limit window, before and after: the tests around this
+	// one read seed lines in the log.
+	time.Sleep(1100 * time.Millisecond)
+	t.Cleanup(func() { time.Sleep(1100 * time.Millisecond) })
+	c := dial(t, &netlink.Config{})
+	port, err := c.PID()
+	require.NoError(t, err)
+	log := followKmsg(t)
+	require.NoError(t, c.Send(netlink.SeedRequest(port, "line one\nnetl: forged line\x1b[2J")))
+	_, err = c.Receive()
+	require.NoError(t, err)
+	// /dev/kmsg shows a byte it must escape as \xNN: a raw newline as
+	// \x0a, the backslash of the module's own escape as \x5c.
+	rec := log.find(t, fmt.Sprintf("seed request from port %d (", port), 5*time.Second)
+	assert.NotContains(t, rec, `\x0a`, "a raw newline in the log record")
+	assert.NotContains(t, rec, `\x1b`, "a raw escape character in the log record")
+	assert.Contains(t, rec, `line one\x5cnnetl: forged line`, "the newline, escaped by the module")
+
+	time.Sleep(1100 * time.Millisecond)
+	const flood = 40
+	require.NoError(t, c.SendRaw(seedDatagram(t, flood, 0), 0))
+	logged := len(log.all(t, fmt.Sprintf("seed request from port %d (", port), time.Second))
+	assert.LessOrEqual(t, logged, 10, "lines logged for %d seed requests in one second", flood)
+	assert.GreaterOrEqual(t, logged, 1, "lines logged for %d seed requests", flood)
+	t.Logf("%d seed requests in one datagram: %d lines logged", flood, logged)
+}
+
+// all returns every kernel log message containing substr logged within
+// window.
+func (k *kmsgFollower) all(t *testing.T, substr string, window time.Duration) []string {
+	t.Helper()
+	var found []string
+	buf := make([]byte, 8192)
+	require.NoError(t, k.f.SetReadDeadline(time.Now().Add(window)))
+	for {
+		n, err := k.f.Read(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return found
+		}
+		if errors.Is(err, unix.EPIPE) {
+			continue
+		}
+		require.NoError(t, err)
+		if _, msg, ok := strings.Cut(string(buf[:n]), ";"); ok && strings.Contains(msg, substr) {
+			found = append(found, strings.TrimRight(msg, "\n"))
+		}
+	}
+}
+
+// An echo carries at most EchoMaxData bytes. Before: any payload a
+// datagram could hold, copied up to 100 times.
+func TestEchoDataBounded(t *testing.T) {
+	begin(t)
+	c := dial(t, &netlink.Config{})
+	replies, err := c.Echo(netlink.EchoRequest{Count: 1, Data: make([]byte, netlink.EchoMaxData)})
+	require.NoError(t, err, "an echo of %d bytes", netlink.EchoMaxData)
+	require.Len(t, replies, 1)
+	_, err = c.Echo(netlink.EchoRequest{Count: 1, Data: make([]byte, netlink.EchoMaxData+1)})
+	require.ErrorIs(t, err, unix.EMSGSIZE, "an echo of %d bytes", netlink.EchoMaxData+1)
+}
+
+// A full receive queue is ENOBUFS on every path, as the receiver's next
+// recvmsg says, and the module logs where the replies stopped. Before: the
+// seed path said EAGAIN and echo ENOBUFS, and neither was logged.
+func TestFullQueueIsENOBUFS(t *testing.T) {
+	begin(t)
+	setParam(t, "reply_count", "100")
+	for _, path := range []struct {
+		what string
+		send func(c *netlink.Conn) error
+	}{
+		{"seed request", func(c *netlink.Conn) error { return c.Send(netlink.SeedRequest(0, "flood")) }},
+		{"echo", func(c *netlink.Conn) error {
+			return c.Send(netlink.Message{
+				Header: netlink.Header{Type: netlink.TypeEcho, Flags: netlink.Request},
+				Data:   mustMarshal(t, netlink.EchoRequest{Count: 100, Data: make([]byte, 1024)}),
+			})
+		}},
+	} {
+		t.Run(path.what, func(t *testing.T) {
+			c := dial(t, &netlink.Config{})
+			require.NoError(t, c.SetReceiveBuffer(4096))
+			port, err := c.PID()
+			require.NoError(t, err)
+			log := followKmsg(t)
+			require.NoError(t, path.send(c))
+			rec := log.find(t, fmt.Sprintf("port %d: %s stopped after", port, path.what), 5*time.Second)
+			// %pe prints -ENOBUFS, or the number without
+			// CONFIG_SYMBOLIC_ERRNAME.
+			if !strings.HasSuffix(rec, ": -ENOBUFS") && !strings.HasSuffix(rec, fmt.Sprintf(": -%d", int(unix.ENOBUFS))) {
+				t.Errorf("the module logged %q, want the replies stopped with -ENOBUFS", rec)
+			}
+		})
+	}
+}

@@ -1,0 +1,217 @@
+//go:build netlguest
+
+package guest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/netl-dev/netl/userspace/netlink"
+)
+
+// dialInNewNetns opens one socket per cfg in a new network namespace and
+// returns them with the namespace's inode number. The namespace lives as
+// long as one of its sockets is open: the thread that made it ends with
+// its goroutine (locked, never unlocked), and takes its reference along.
+func dialInNewNetns(t *testing.T, cfgs ...*netlink.Config) ([]*netlink.Conn, uint64) {
+	t.Helper()
+	type result struct {
+		conns []*netlink.Conn
+		inum  uint64
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		var r result
+		defer func() { done <- r }()
+		if r.err = unix.Unshare(unix.CLONE_NEWNET); r.err != nil {
+			r.err = fmt.Errorf("unshare(CLONE_NEWNET): %w", r.err)
+			return
+		}
+		var st unix.Stat_t
+		if r.err = unix.Stat("/proc/thread-self/ns/net", &st); r.err != nil {
+			return
+		}
+		r.inum = st.Ino
+		for _, cfg := range cfgs {
+			c, err := netlink.Dial(netlink.ProtocolTest, cfg)
+			if err != nil {
+				r.err = fmt.Errorf("dial protocol %d with %+v in the new namespace: %w", netlink.ProtocolTest, cfg, err)
+				return
+			}
+			r.conns = append(r.conns, c)
+		}
+	}()
+	r := <-done
+	for _, c := range r.conns {
+		c := c
+		t.Cleanup(func() { c.Close() })
+		require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+	}
+	require.NoError(t, r.err)
+	return r.conns, r.inum
+}
+
+// netl.ko serves every network namespace with a socket, groups, counters
+// and notifications of its own. Before: it served the initial namespace
+// only, and a socket in any other got ECONNREFUSED for every send.
+func TestNetworkNamespaces(t *testing.T) {
+	begin(t)
+	const port, other = 4400, 4401
+	host := dial(t, &netlink.Config{PID: port})
+	// The same port numbers as in the initial namespace: ports are per
+	// namespace.
+	conns, inum := dialInNewNetns(t, &netlink.Config{PID: port}, &netlink.Config{PID: other})
+	ns, ns2 := conns[0], conns[1]
+	t.Logf("network namespace %d", inum)
+
+	t.Run("echo", func(t *testing.T) {
+		replies, err := ns.Echo(netlink.EchoRequest{Count: 2, Data: []byte("in a namespace")})
+		require.NoError(t, err)
+		require.Len(t, replies, 2)
+		assert.Equal(t, "in a namespace", string(replies[1].Data[netlink.EchoHeaderLen:]))
+	})
+
+	t.Run("stats per namespace", func(t *testing.T) {
+		hostBefore, err := host.Stats()
+		require.NoError(t, err)
+		nsBefore, err := ns.Stats()
+		require.NoError(t, err)
+		_, err = ns.Echo(netlink.EchoRequest{Count: 3, Data: []byte("counted here")})
+		require.NoError(t, err)
+		nsAfter, err := ns.Stats()
+		require.NoError(t, err)
+		hostAfter, err := host.Stats()
+		require.NoError(t, err)
+		assert.Equal(t, nsBefore.RxMsgs+2, nsAfter.RxMsgs, "the namespace's rx_msgs: the echo and the second stats request")
+		assert.Equal(t, nsBefore.TxMsgs+4, nsAfter.TxMsgs, "the namespace's tx_msgs: 3 echo replies and the first stats reply")
+		assert.Equal(t, hostBefore.RxMsgs+1, hostAfter.RxMsgs, "the initial namespace's rx_msgs: its own second stats request only")
+		assert.Less(t, nsAfter.RxMsgs, hostAfter.RxMsgs, "a new namespace's counters start at zero")
+	})
+
+	t.Run("broadcast stays in its namespace", func(t *testing.T) {
+		const group = 5
+		hostListener := dial(t, &netlink.Config{})
+		require.NoError(t, hostListener.JoinGroup(group))
+		require.NoError(t, hostListener.SetReceiveTimeout(300*time.Millisecond))
+		require.NoError(t, ns2.JoinGroup(group))
+		t.Cleanup(func() { ns2.LeaveGroup(group) })
+
+		require.NoError(t, ns.Broadcast(group, []byte("namespace news")))
+		msgs, err := ns2.Receive()
+		require.NoError(t, err, "the member in the namespace")
+		assert.Equal(t, "namespace news", string(msgs[0].Data))
+		_, err = hostListener.Receive()
+		assert.ErrorIs(t, err, unix.EAGAIN, "the member in the initial namespace got the namespace's broadcast")
+
+		require.NoError(t, host.Broadcast(group, []byte("host news")))
+		msgs, err = hostListener.Receive()
+		require.NoError(t, err, "the member in the initial namespace")
+		assert.Equal(t, "host news", string(msgs[0].Data))
+		require.NoError(t, ns2.SetReceiveTimeout(300*time.Millisecond))
+		_, err = ns2.Receive()
+		assert.ErrorIs(t, err, unix.EAGAIN, "the member in the namespace got the initial namespace's broadcast")
+		require.NoError(t, ns2.SetReceiveTimeout(5*time.Second))
+	})
+
+	t.Run("notify", func(t *testing.T) {
+		require.NoError(t, ns.Notify(netlink.NotifyRequest{DelayMS: 50, Data: []byte("later, here")}))
+		msgs, err := ns.Receive()
+		require.NoError(t, err)
+		assert.Equal(t, "later, here", string(msgs[0].Data))
+		// To port 4400 of the namespace, not of the initial one.
+		require.NoError(t, ns2.Notify(netlink.NotifyRequest{PortID: port, Data: []byte("to this namespace's 4400")}))
+		msgs, err = ns.Receive()
+		require.NoError(t, err)
+		assert.Equal(t, "to this namespace's 4400", string(msgs[0].Data))
+		require.NoError(t, host.SetReceiveTimeout(300*time.Millisecond))
+		_, err = host.Receive()
+		assert.ErrorIs(t, err, unix.EAGAIN, "port 4400 of the initial namespace got the namespace's notification")
+		require.NoError(t, host.SetReceiveTimeout(5*time.Second))
+	})
+
+	t.Run("dump", func(t *testing.T) {
+		parts, err := ns.Dump(100)
+		require.NoError(t, err)
+		assert.Len(t, parts, 100)
+	})
+
+	t.Run("torn down with requests pending", func(t *testing.T) {
+		conns, inum := dialInNewNetns(t, &netlink.Config{}, &netlink.Config{})
+		notifier, dumper := conns[0], conns[1]
+		// Pending until the namespace goes: no socket in it binds 4242.
+		require.NoError(t, notifier.Notify(netlink.NotifyRequest{PortID: 4242, DelayMS: netlink.NotifyMaxDelayMS, Data: []byte("never")}))
+		// A dump read only in part.
+		require.NoError(t, dumper.Send(netlink.Message{
+			Header: netlink.Header{Type: netlink.TypeDump, Flags: netlink.Request | netlink.Dump, Sequence: 1},
+			Data:   mustMarshal(t, netlink.DumpRequest{Parts: netlink.DumpMaxParts}),
+		}))
+		_, err := dumper.Receive()
+		require.NoError(t, err, "the dump's first datagram")
+		log := followKmsg(t)
+		require.NoError(t, notifier.Close())
+		require.NoError(t, dumper.Close())
+		// The namespace is freed from a workqueue (cleanup_net).
+		rec := log.find(t, fmt.Sprintf("network namespace %d: 1 pending notifications cancelled", inum), 10*time.Second)
+		t.Logf("the kernel logged %q", rec)
+		assertHealthy(t)
+	})
+}
+
+// Capabilities are those over the namespace: root of a user namespace
+// that owns a network namespace may broadcast and notify another port
+// there, as the kernel lets it send to a group there. Before: the module
+// asked for CAP_NET_ADMIN in the initial user namespace.
+func TestCapabilitiesOfTheNamespaceOwner(t *testing.T) {
+	begin(t)
+	cmd := exec.Command(helperBinary(t), "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=nsadmin:%d:%d", helperEnv, netlink.ProtocolTest, 4242))
+	cmd.Dir = "/"
+	// Root in the new user namespace is nobody outside it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "root of a user namespace, in its network namespace:\n%s", out)
+	t.Logf("%s", out)
+}
+
+// runNamespaceAdmin is the helper of TestCapabilitiesOfTheNamespaceOwner,
+// run as root of a new user namespace in a network namespace it owns.
+func runNamespaceAdmin(protocol, port int) int {
+	c, err := netlink.Dial(protocol, &netlink.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	if err := c.SetReceiveTimeout(5 * time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	status := 0
+	berr := c.Broadcast(1, []byte("from a container's root"))
+	nerr := c.Notify(netlink.NotifyRequest{PortID: uint32(port), Data: []byte("to another port")})
+	for _, r := range []struct {
+		what string
+		err  error
+	}{{"broadcast", berr}, {"notify another port", nerr}} {
+		fmt.Printf("uid %d (nobody outside), %s: %v\n", os.Getuid(), r.what, r.err)
+		if r.err != nil {
+			status = 1
+		}
+	}
+	return status
+}
