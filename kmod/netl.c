@@ -103,6 +103,9 @@ struct netl_net {
 
 static unsigned int netl_net_id __read_mostly;
 
+/* Set once every namespace has its netl_net (see netl_init()). */
+static bool netl_ready;
+
 static struct netl_net *netl_pernet(const struct net *net)
 {
 	return net_generic(net, netl_net_id);
@@ -111,14 +114,15 @@ static struct netl_net *netl_pernet(const struct net *net)
 /*
  * A pending notification.  It is on its namespace's list from the request
  * until its work sends it, or until netl_notifications_cancel() takes it
- * off (cancelled).  Whoever takes it off the list frees it: the work after
- * sending it, the canceller once the work cannot run any more, or, for one
- * cancelled before it was armed, netl_notification_arm().
+ * off (cancelled).  It is freed by the work after sending it, by the
+ * canceller once the work cannot run any more, or, if it was cancelled
+ * before it was armed, by netl_notification_arm().
  */
 struct netl_notification {
 	struct delayed_work work;
 	struct list_head node;
 	struct netl_net *nn;
+	struct sock *sk;	/* the namespace's kernel socket */
 	unsigned long delay;	/* in jiffies */
 	u32 requester;		/* the port that asked */
 	u32 portid;		/* the port it goes to */
@@ -129,9 +133,9 @@ struct netl_notification {
 };
 
 /*
- * Notifications run on a workqueue of their own, so that netl_exit() can
- * wait for a work function that is still returning (destroy_workqueue()),
- * not only for those it cancels.
+ * Notifications run on a workqueue of their own, so that netl_net_exit()
+ * can wait for work functions still returning (flush_workqueue()), not
+ * only for those it cancels.
  */
 static struct workqueue_struct *netl_wq;
 
@@ -144,11 +148,14 @@ static DEFINE_RATELIMIT_STATE(netl_seed_log_rs, HZ, 10);
 static DEFINE_RATELIMIT_STATE(netl_drop_log_rs, HZ, 10);
 
 /*
- * One datagram on its way through netl_rcv(): the sleeps it has caused so
- * far, against max_sleep_ms as it was when the datagram arrived, and
- * whether its sender got a fatal signal, which ends the walk.
+ * One datagram on its way through netl_rcv(): the kernel socket it came to
+ * (skb->sk, set before netl_net_init() can store it in nn->sk), its
+ * namespace, the sleeps it has caused so far against max_sleep_ms as it was
+ * when the datagram arrived, and whether its sender got a fatal signal,
+ * which ends the walk.
  */
 struct netl_datagram {
+	struct sock *sk;	/* the namespace's kernel socket */
 	struct netl_net *nn;
 	unsigned int slept_ms;
 	unsigned int max_sleep_ms;
@@ -255,21 +262,21 @@ static struct sk_buff *netl_build(u32 seq, int type, const void *data,
 }
 
 /*
- * Sends a message built by netl_build() to portid, and counts it.
+ * Sends skb (NULL: its allocation failed) from the kernel socket sk of the
+ * namespace nn to portid, and counts it.
  *
  * A full receive queue is -ENOBUFS, whatever sent the message: the
  * kernel's nlmsg_unicast() says -EAGAIN (it never waits), but the receiver
  * learns of the loss as ENOBUFS from its next recvmsg() (netlink_overrun()),
  * and "try again" would be wrong for a series of replies partly sent.
  */
-static int netl_send(struct netl_net *nn, u32 portid, u32 seq, int type,
-		     const void *data, size_t len)
+static int netl_unicast(struct sock *sk, struct netl_net *nn,
+			struct sk_buff *skb, u32 portid)
 {
-	struct sk_buff *skb = netl_build(seq, type, data, len);
 	int err;
 
 	/* nlmsg_unicast() consumes the skb whatever the outcome. */
-	err = skb ? nlmsg_unicast(nn->sk, skb, portid) : -ENOMEM;
+	err = skb ? nlmsg_unicast(sk, skb, portid) : -ENOMEM;
 	if (err == -EAGAIN)
 		err = -ENOBUFS;
 	if (err)
@@ -277,6 +284,13 @@ static int netl_send(struct netl_net *nn, u32 portid, u32 seq, int type,
 	else
 		atomic64_inc(&nn->counters.tx_msgs);
 	return err;
+}
+
+/* Builds a message with netl_build() and sends it with netl_unicast(). */
+static int netl_send(struct sock *sk, struct netl_net *nn, u32 portid,
+		     u32 seq, int type, const void *data, size_t len)
+{
+	return netl_unicast(sk, nn, netl_build(seq, type, data, len), portid);
 }
 
 /* Says, within netl_drop_log_rs, that a series of replies stopped early. */
@@ -316,6 +330,10 @@ static int netl_sleep(struct netl_datagram *dg, unsigned int ms)
 {
 	long timeout = msecs_to_jiffies(ms) + 1;
 
+	if (fatal_signal_pending(current)) {
+		dg->killed = true;
+		return -EINTR;
+	}
 	if (ms > dg->max_sleep_ms - dg->slept_ms)
 		return -ETIME;
 	dg->slept_ms += ms;
@@ -378,7 +396,7 @@ static int netl_seed(struct netl_datagram *dg, struct sk_buff *in_skb,
 			}
 		}
 
-		err = netl_send(dg->nn, portid, seq, NETL_SEED_TYPE,
+		err = netl_send(dg->sk, dg->nn, portid, seq, NETL_SEED_TYPE,
 				netl_seed_payload, sizeof(netl_seed_payload));
 		if (err) {
 			/*
@@ -441,8 +459,8 @@ static int netl_echo(struct netl_datagram *dg, struct sk_buff *in_skb,
 		 * The series stops at the first reply not sent, and the
 		 * error is returned for the ack.
 		 */
-		err = netl_send(dg->nn, portid, nlh->nlmsg_seq, NETL_MSG_ECHO,
-				nlmsg_data(nlh), nlmsg_len(nlh));
+		err = netl_send(dg->sk, dg->nn, portid, nlh->nlmsg_seq,
+				NETL_MSG_ECHO, nlmsg_data(nlh), nlmsg_len(nlh));
 		if (err) {
 			netl_log_stop(portid, "echo", i, count, err);
 			return err;
@@ -495,9 +513,10 @@ static int netl_broadcast(struct netl_net *nn, struct sk_buff *in_skb,
 	 * queue was full).  That is the listeners' business, not an error
 	 * of the sender's request.  -ENOBUFS comes only from members that
 	 * set NETLINK_BROADCAST_ERROR.  The namespace's own socket reaches
-	 * the members in that namespace only.
+	 * the members in that namespace, and listeners elsewhere that set
+	 * NETLINK_LISTEN_ALL_NSID with CAP_NET_BROADCAST over it.
 	 */
-	err = nlmsg_multicast(nn->sk, skb, 0, req->group, GFP_KERNEL);
+	err = nlmsg_multicast(in_skb->sk, skb, 0, req->group, GFP_KERNEL);
 	if (!err) {
 		atomic64_inc(&nn->counters.tx_msgs);
 	} else if (err == -ESRCH) {
@@ -515,20 +534,29 @@ static void netl_notify_work(struct work_struct *work)
 		container_of(to_delayed_work(work), struct netl_notification,
 			     work);
 	struct netl_net *nn = n->nn;
+	struct sk_buff *skb;
 	bool owner;
+
+	skb = netl_build(0, NETL_MSG_NOTIFY, n->data, n->len);
 
 	mutex_lock(&nn->notify_lock);
 	owner = !n->cancelled;
 	if (owner) {
 		list_del(&n->node);
 		nn->notifications_pending--;
-		netl_send(nn, n->portid, 0, NETL_MSG_NOTIFY, n->data, n->len);
+		netl_unicast(n->sk, nn, skb, n->portid);
 	}
 	mutex_unlock(&nn->notify_lock);
 
-	/* Cancelled: the canceller frees n once this function returned. */
+	/*
+	 * Cancelled: the canceller frees n once this function returned.  nn
+	 * may go as soon as the mutex is released: netl_net_exit() waits for
+	 * this function to return (flush_workqueue()) before it does.
+	 */
 	if (owner)
 		kfree(n);
+	else
+		kfree_skb(skb);
 }
 
 /*
@@ -571,6 +599,7 @@ static int netl_notify(struct netl_net *nn, struct sk_buff *in_skb,
 		return -ENOMEM;
 	INIT_DELAYED_WORK(&n->work, netl_notify_work);
 	n->nn = nn;
+	n->sk = in_skb->sk;
 	n->delay = msecs_to_jiffies(req->delay_ms);
 	n->requester = sender;
 	n->portid = portid;
@@ -636,6 +665,8 @@ static unsigned int netl_notifications_cancel(struct netl_net *nn,
 	list_for_each_entry_safe(n, tmp, &nn->notifications, node) {
 		if (!all && n->portid != portid)
 			continue;
+		/* No request is under way in a namespace going away. */
+		WARN_ON_ONCE(all && !n->armed);
 		n->cancelled = true;
 		list_del(&n->node);
 		nn->notifications_pending--;
@@ -666,6 +697,9 @@ static int netl_netlink_event(struct notifier_block *nb, unsigned long event,
 	struct netlink_notify *n = ptr;
 
 	if (event != NETLINK_URELEASE || n->protocol != NETL_PROTOCOL)
+		return NOTIFY_DONE;
+	/* netl_net_id is valid once the pernet operations are registered. */
+	if (!smp_load_acquire(&netl_ready))
 		return NOTIFY_DONE;
 
 	netl_notifications_cancel(netl_pernet(n->net), n->portid, false);
@@ -761,7 +795,7 @@ static int netl_dump_req(struct netl_net *nn, struct sk_buff *skb,
 	 * Once the dump is under way, netlink_dump_start() returns -EINTR:
 	 * its NLMSG_DONE stands for the ack, and the caller sends none.
 	 */
-	return netlink_dump_start(nn->sk, skb, nlh, &c);
+	return netlink_dump_start(skb->sk, skb, nlh, &c);
 }
 
 /* NETL_MSG_STATS: the namespace's counters, this request included. */
@@ -780,8 +814,8 @@ static int netl_stats(struct netl_net *nn, struct sk_buff *in_skb,
 		.dumps = atomic64_read(&c->dumps),
 	};
 
-	return netl_send(nn, NETLINK_CB(in_skb).portid, nlh->nlmsg_seq,
-			 NETL_MSG_STATS, &st, sizeof(st));
+	return netl_send(in_skb->sk, nn, NETLINK_CB(in_skb).portid,
+			 nlh->nlmsg_seq, NETL_MSG_STATS, &st, sizeof(st));
 }
 
 /* A typed request: NLM_F_REQUEST set, type at least NLMSG_MIN_TYPE. */
@@ -901,6 +935,7 @@ static void netl_rcv_malformed(struct netl_net *nn, struct sk_buff *skb,
 static void netl_rcv(struct sk_buff *skb)
 {
 	struct netl_datagram dg = {
+		.sk = skb->sk,
 		.nn = netl_pernet(sock_net(skb->sk)),
 		.max_sleep_ms = READ_ONCE(max_sleep_ms),
 	};
@@ -920,7 +955,7 @@ static void netl_rcv(struct sk_buff *skb)
 
 	nlmsg_for_each_msg(nlh, nlmsg_hdr(skb), skb->len, rem) {
 		netl_rcv_msg(&dg, skb, nlh);
-		if (dg.killed)
+		if (dg.killed || fatal_signal_pending(current))
 			return;
 	}
 
@@ -982,6 +1017,13 @@ static void __net_exit netl_net_exit(struct net *net)
 	if (cancelled)
 		pr_info("network namespace %u: %u pending notifications cancelled\n",
 			net->ns.inum, cancelled);
+	/*
+	 * A work function that sent its notification may still be releasing
+	 * nn->notify_lock: nn must outlive that (mutex_unlock() touches the
+	 * mutex after another task can take it).
+	 */
+	flush_workqueue(netl_wq);
+	mutex_destroy(&nn->notify_lock);
 	netlink_kernel_release(nn->sk);
 }
 
@@ -1013,21 +1055,28 @@ static int __init netl_init(void)
 	if (!netl_wq)
 		return -ENOMEM;
 
-	/* A kernel socket in every namespace there is, and in every new one. */
-	err = register_pernet_subsys(&netl_net_ops);
+	/*
+	 * The notifier first: a socket may use the protocol as soon as the
+	 * initial namespace's kernel socket exists, and its release must
+	 * cancel its notifications from then on.
+	 */
+	err = netlink_register_notifier(&netl_netlink_notifier);
 	if (err)
 		goto err_destroy_wq;
 
-	err = netlink_register_notifier(&netl_netlink_notifier);
+	/* A kernel socket in every namespace there is, and in every new one. */
+	err = register_pernet_subsys(&netl_net_ops);
 	if (err)
-		goto err_unregister_pernet;
+		goto err_unregister_notifier;
+	/* Pairs with smp_load_acquire() in netl_netlink_event(). */
+	smp_store_release(&netl_ready, true);
 
 	pr_info("loaded: protocol %d, reply_count=%u reply_interval_ms=%u max_sleep_ms=%u\n",
 		NETL_PROTOCOL, reply_count, reply_interval_ms, max_sleep_ms);
 	return 0;
 
-err_unregister_pernet:
-	unregister_pernet_subsys(&netl_net_ops);
+err_unregister_notifier:
+	netlink_unregister_notifier(&netl_netlink_notifier);
 err_destroy_wq:
 	destroy_workqueue(netl_wq);
 	return err;
@@ -1037,13 +1086,12 @@ err_destroy_wq:
  * Every user socket of the protocol holds a reference on the module, so no
  * request comes in any more; a dump in progress holds one too.  Each
  * namespace's notifications are cancelled before its socket goes
- * (netl_net_exit()); destroy_workqueue() then waits for work functions
- * still returning from a send.
+ * (netl_net_exit()).
  */
 static void __exit netl_exit(void)
 {
-	netlink_unregister_notifier(&netl_netlink_notifier);
 	unregister_pernet_subsys(&netl_net_ops);
+	netlink_unregister_notifier(&netl_netlink_notifier);
 	destroy_workqueue(netl_wq);
 	pr_info("unloaded: protocol %d\n", NETL_PROTOCOL);
 }

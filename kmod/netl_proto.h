@@ -34,7 +34,9 @@
 /*
  * Network namespaces: the module has a kernel socket in every network
  * namespace, its own in each.  A request is answered in the sender's
- * namespace; broadcasts reach the group's members in that namespace only;
+ * namespace; broadcasts reach the group's members in that namespace (and
+ * listeners elsewhere that set NETLINK_LISTEN_ALL_NSID, which needs
+ * CAP_NET_BROADCAST over it);
  * a notification goes to a port of the namespace it was asked in; the
  * statistics count that namespace's traffic since the module was loaded
  * (or since the namespace was made).  Capabilities are checked against the
@@ -140,9 +142,13 @@ struct netl_broadcast {
  * seq 0, nlmsg_pid 0, payload data, to port portid (0: the sender).  The
  * request is acknowledged at once, and the notification never reaches the
  * sender before that ack.  When the socket bound to portid is closed, its
- * pending notifications are cancelled: none reaches a socket that binds
- * the port number later.  A notification to a port nobody has bound is
- * dropped when it is due (and counted in tx_drops).
+ * pending notifications are cancelled, so that a socket binding the port
+ * number later does not get them (one being sent at the moment the port is
+ * released may still reach a socket that binds it at once).  A
+ * notification to a port nobody has bound goes to whoever binds it before
+ * it is due, or is dropped then (and counted in tx_drops).  Notifications
+ * a port asked for count against it until they are sent or cancelled,
+ * even after its socket closed.
  * Errors: -EPERM (portid is another port and the sender lacks
  * CAP_NET_ADMIN), -EINVAL (delay_ms > NETL_NOTIFY_DELAY_MS_MAX), -EMSGSIZE
  * (more than NETL_NOTIFY_DATA_MAX bytes of data), -EBUSY (the sender's port
