@@ -1,8 +1,9 @@
-package vmtest
+package harness_test
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -25,7 +26,27 @@ import (
 
 // These tests hold the harness to its promises on a real kernel and QEMU:
 // a program's exit status comes back, and every way a run can go wrong
-// ends in an error that says what happened, never in a wait.
+// ends in an error that says what happened, never in a wait. They test
+// netl, not the module: they run in make test and CI (go test ./...), not
+// in the module developer's go test ./vmtest/....
+
+// prepare builds or finds the default kernel ($NETL_KERNEL, $NETL_DEBUG)
+// and the module. Without QEMU or the build tools it skips on a laptop,
+// saying why, and fails in CI.
+func prepare(t *testing.T, opts harness.Options) *harness.Session {
+	t.Helper()
+	if opts.Series = os.Getenv("NETL_KERNEL"); opts.Series == "" {
+		opts.Series = kernel.DefaultSeries
+	}
+	opts.Debug = os.Getenv("NETL_DEBUG") != ""
+	opts.Progress = os.Stderr
+	s, err := harness.Prepare(opts)
+	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
+		t.Skipf("VM tests need host packages (set CI=1 to make this a failure): %v", err)
+	}
+	require.NoError(t, err)
+	return s
+}
 
 func TestRunReportsExitStatus(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
