@@ -22,7 +22,7 @@ help: ## list the targets
 
 test: lint unit vm ## every test: lint, host unit tests, the VM suite on SERIES
 
-unit: ## host unit tests (no VM)
+unit: ## host tests: every package but vmtest (internal/harness boots VMs to test the harness itself)
 	$(GO) test $(HOSTPKGS)
 
 lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
@@ -47,7 +47,7 @@ claims: ## the seed's claims C1-C15 on SERIES (all: every series), one Markdown 
 
 bench: ## in-guest benchmarks on SERIES (one series), with their UDP baselines
 	$(NETLVM) kernel build $(SERIES)
-	NETL_KERNEL=$(SERIES) NETL_BENCH=. NETL_GUEST_RUN='^$$' $(GO) test -count=1 -v -run 'TestGuest$$' ./vmtest/ | grep -E 'Benchmark|ns/op|ops/s'
+	NETL_KERNEL=$(SERIES) $(GO) test -count=1 -v -run 'TestGuest/^$$' -bench . ./vmtest/ | grep -E 'Benchmark|ns/op|ops/s'
 
 repro: ## reported bugs B1-B9 (vmtest/repro) on SERIES: reproduced, not a bug on that kernel, or error
 	$(NETLVM) repro -kernel $(SERIES)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,11 +21,22 @@ import (
 // TestGuest boots the kernel named by $NETL_KERNEL (default 6.12) with
 // netl.ko loaded and runs the guest suite in it; each guest test appears as
 // a subtest here, with the kernel reports that appeared while it ran.
+//
+// go test's flags reach the guest: -run and -skip past TestGuest/ select
+// guest tests (go test -run TestGuest/TestSeedUnicast runs that one test
+// in the guest), -bench its benchmarks, -short its short mode, and
+// -timeout bounds the guest's own timeout, so that the guest says which
+// test hung before go test gives up on the package.
 func TestGuest(t *testing.T) {
 	s := prepare(t, harness.Options{})
 	suite, err := harness.BuildGuestTests(s.Root, t.TempDir())
 	require.NoError(t, err)
-	suite.Run, suite.Bench = os.Getenv("NETL_GUEST_RUN"), os.Getenv("NETL_BENCH")
+	suite.Run, suite.Skip = GuestPattern(testFlag("test.run")), GuestPattern(testFlag("test.skip"))
+	suite.Bench, suite.Short = testFlag("test.bench"), testing.Short()
+	suite.Full = os.Getenv("CI") != ""
+	if deadline, ok := t.Deadline(); ok {
+		suite.Timeout = guestTimeout(t, s, time.Until(deadline))
+	}
 
 	flavour := s.Kernel.Series
 	if s.Kernel.Debug {
@@ -107,7 +119,7 @@ func Report(t *testing.T, res *harness.Result) {
 // claims has both).
 func reportClaims(t *testing.T, s *harness.Session, res *harness.Result) {
 	got := claims.FromTests(res.Tests)
-	partial := os.Getenv("NETL_GUEST_RUN") != ""
+	partial := GuestPattern(testFlag("test.run")) != "" || GuestPattern(testFlag("test.skip")) != ""
 	if len(got) == 0 && partial {
 		// A run of other tests (make bench, one test) leaves the last
 		// claims table in place rather than one of "not checked".
@@ -125,6 +137,25 @@ func reportClaims(t *testing.T, s *harness.Session, res *harness.Result) {
 	for _, id := range claims.Missing(got) {
 		t.Errorf("claim %s has no verdict: its guest test did not record one", id)
 	}
+}
+
+// guestTimeout is the guest's -test.timeout within what is left of go
+// test's: the boot and the module load come first, and the guest must
+// time out before go test does, to say which test hung.
+func guestTimeout(t *testing.T, s *harness.Session, left time.Duration) time.Duration {
+	t.Helper()
+	const boot = 45 * time.Second // generous: the debug flavour boots in about 30 s under TCG
+	full := harness.SuiteTimeout
+	if s.Kernel.Debug {
+		full = harness.DebugSuiteTimeout
+	}
+	if left-boot >= full {
+		return full
+	}
+	if left-boot < 10*time.Second {
+		t.Fatalf("go test -timeout leaves %s: too little to boot the guest and run a test (at least %s)", left.Round(time.Second), boot+10*time.Second)
+	}
+	return left - boot
 }
 
 // reportBenchmarks shows the guest's benchmark lines and the ratio of each

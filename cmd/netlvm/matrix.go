@@ -74,6 +74,7 @@ func testCmd(args []string) (int, error) {
 		return 1, err
 	}
 	suite.Run = *run
+	suite.Full = os.Getenv("CI") != ""
 
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(1, *jobs))

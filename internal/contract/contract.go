@@ -48,6 +48,10 @@ const (
 	// DebugEnv is set on the debug flavour: the guest checks that its
 	// detectors (kmemleak) are live, and fails when they are not.
 	DebugEnv = "NETL_GUEST_DEBUG"
+	// FullEnv asks the guest for the whole of its long tests (CI sets
+	// it through harness.Suite.Full); without it they make a quick pass
+	// and say so.
+	FullEnv = "NETL_GUEST_FULL"
 	// InGuestEnv is set on the kernel command line by vmtest
 	// (qemu.WithVmtestIdent) and read by guest.SkipIfNotInVM.
 	InGuestEnv = "VMTEST_IN_GUEST"

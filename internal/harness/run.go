@@ -318,9 +318,19 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 				return nil, err
 			}
 		}
+		// A report while tests ran in parallel belongs to each of them:
+		// any one may have caused it, and the report says which ran.
 		for _, rep := range res.Reports {
-			if t := res.test(rep.Test); t != nil {
-				t.Reports = append(t.Reports, rep)
+			names := rep.Running
+			if len(names) == 0 {
+				names = []string{rep.Test}
+			}
+			seen := map[*GuestTest]bool{}
+			for _, name := range names {
+				if t := res.test(name); t != nil && !seen[t] {
+					seen[t] = true
+					t.Reports = append(t.Reports, rep)
+				}
 			}
 		}
 	}

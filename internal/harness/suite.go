@@ -188,8 +188,15 @@ type Suite struct {
 	// programs it runs, copied beside it into the share's bin/.
 	Binary string
 	Extra  []string
-	// Run, Bench: -test.run and -test.bench in the guest.
-	Run, Bench string
+	// Run, Skip, Bench: -test.run, -test.skip and -test.bench in the
+	// guest.
+	Run, Skip, Bench string
+	// Short: -test.short in the guest.
+	Short bool
+	// Full asks the guest for the whole of its long tests (the lifecycle
+	// torture's 200 cycles): CI runs them; the edit loop gets a quick
+	// pass of each, which the test says.
+	Full bool
 	// Timeout is the guest's -test.timeout; by flavour when zero.
 	Timeout time.Duration
 }
@@ -222,8 +229,17 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	if suite.Run != "" {
 		r.Args = append(r.Args, "-test.run="+suite.Run)
 	}
+	if suite.Skip != "" {
+		r.Args = append(r.Args, "-test.skip="+suite.Skip)
+	}
 	if suite.Bench != "" {
 		r.Args = append(r.Args, "-test.bench="+suite.Bench, "-test.benchmem")
+	}
+	if suite.Short {
+		r.Args = append(r.Args, "-test.short")
+	}
+	if suite.Full {
+		r.Env = append(r.Env, contract.FullEnv+"=1")
 	}
 	pins, err := kernel.Pins()
 	if err != nil {

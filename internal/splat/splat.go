@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/netl-dev/netl/internal/contract"
@@ -57,8 +58,10 @@ type Report struct {
 	Title string   // the line that started it, without the timestamp
 	Lines []string // the excerpt, timestamps stripped
 	// Test is the guest test running when it appeared; empty outside any
-	// test (boot, init, final reset).
-	Test string
+	// test (boot, init, final reset). With tests running in parallel it is
+	// the one that started last, and Running names them all.
+	Test    string
+	Running []string
 	// InProgram: the guest program had started (contract.MarkProgram);
 	// Armed: the program had also written contract.MarkArmed.
 	InProgram bool
@@ -72,6 +75,9 @@ func (r Report) String() string {
 	where := "outside any test"
 	if r.Test != "" {
 		where = "during " + r.Test
+	}
+	if len(r.Running) > 1 {
+		where = "while " + strings.Join(r.Running, ", ") + " ran in parallel"
 	}
 	fmt.Fprintf(&b, "kernel %s %s: %s", r.Kind, where, r.Title)
 	if len(r.Frames) > 0 {
@@ -160,7 +166,14 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 	var reports []Report
 	var cur *Report
 	var curLeads bool
-	test, inProgram, armed := "", false, false
+	var running []string // in the order they started
+	test := func() string {
+		if len(running) == 0 {
+			return ""
+		}
+		return running[len(running)-1]
+	}
+	inProgram, armed := false, false
 	flush := func() {
 		if cur != nil {
 			reports = append(reports, *cur)
@@ -173,9 +186,9 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 			flush()
 			switch m.Kind {
 			case "start":
-				test = m.Arg
+				running = append(running, m.Arg)
 			case "end":
-				test = ""
+				running = slices.DeleteFunc(running, func(n string) bool { return n == m.Arg })
 			case "program":
 				inProgram = true
 			case "armed":
@@ -198,8 +211,8 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 			continue
 		}
 		if isHeader {
-			cur = &Report{Kind: p.Kind, Title: strings.TrimSpace(line), Lines: []string{line}, Test: test,
-				InProgram: inProgram, Armed: armed}
+			cur = &Report{Kind: p.Kind, Title: strings.TrimSpace(line), Lines: []string{line}, Test: test(),
+				Running: slices.Clone(running), InProgram: inProgram, Armed: armed}
 			curLeads = p.Leads
 			continue
 		}
@@ -210,8 +223,8 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 				}
 				return r
 			}, m[1]); flags != "" {
-				reports = append(reports, Report{Kind: "taint", Title: strings.TrimSpace(line), Lines: []string{line}, Test: test,
-					InProgram: inProgram, Armed: armed})
+				reports = append(reports, Report{Kind: "taint", Title: strings.TrimSpace(line), Lines: []string{line}, Test: test(),
+					Running: slices.Clone(running), InProgram: inProgram, Armed: armed})
 			}
 		}
 	}

@@ -83,6 +83,21 @@ func TestAttribution(t *testing.T) {
 	assert.NotEmpty(t, by["TestSecond/sub"])
 }
 
+func TestParallelAttribution(t *testing.T) {
+	// Tests that called t.Parallel overlap: a report while two of them
+	// ran names both; one after the first ended names the other only.
+	warn := readLog(t, "warn.log")
+	console := "[    1.000000] " + contract.MarkStart("TestA") + "\n[    1.100000] " + contract.MarkStart("TestB") + "\n" +
+		warn + "\n[    3.000000] " + contract.MarkEnd("TestA") + "\n" + warn + "\n[    4.000000] " + contract.MarkEnd("TestB") + "\n"
+	reports, err := Scan(console, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, reports, 2)
+	assert.Equal(t, []string{"TestA", "TestB"}, reports[0].Running)
+	assert.Contains(t, reports[0].String(), "while TestA, TestB ran in parallel")
+	assert.Equal(t, "TestB", reports[1].Test)
+	assert.Equal(t, []string{"TestB"}, reports[1].Running)
+}
+
 func TestAllowListNeedsReasonAndFailsClosed(t *testing.T) {
 	warn := readLog(t, "warn.log")
 	_, err := Scan(warn, nil, nil)

@@ -12,7 +12,7 @@ import (
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-// Benchmarks run in the guest when the host asks for them (NETL_BENCH,
+// Benchmarks run in the guest when the host asks for them (go test -bench,
 // `make bench`). Each netlink figure has a UDP loopback baseline measured in
 // the same VM, so the ratio means something under TCG and under KVM.
 

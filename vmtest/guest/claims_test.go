@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func claim(t *testing.T, id, verdict, format string, args ...any) {
 
 // C1: full duplex; SOCK_RAW and SOCK_DGRAM both work.
 func TestClaimC1FullDuplexRawAndDgram(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	var got []string
 	for _, tc := range []struct {
 		name string
@@ -68,7 +69,7 @@ func TestClaimC1FullDuplexRawAndDgram(t *testing.T) {
 
 // C2: addresses are 32-bit port ids, not process ids; port 0 is the kernel.
 func TestClaimC2PortIDsNotPIDs(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	const port = 0xF0000001 // no process has this id
 	c := dial(t, &netlink.Config{PID: port})
 	require.NoError(t, c.Send(netlink.SeedRequest(port, "Hello you!")))
@@ -85,7 +86,7 @@ func TestClaimC2PortIDsNotPIDs(t *testing.T) {
 // module's input callback returns, the sender in D state meanwhile.
 func TestClaimC3BlockingSendmsg(t *testing.T) {
 	begin(t)
-	const n, interval = 5, 200 // replies, each after a sleep: the callback sleeps n x interval, as the article's
+	const n, interval = 5, 100 // replies, each after a sleep: the callback sleeps n x interval, as the article's
 	reloadModule(t, fmt.Sprintf("reply_count=%d reply_interval_ms=%d", n, interval))
 	c := dial(t, &netlink.Config{})
 	pid, err := c.PID()
@@ -167,7 +168,7 @@ func threadState(t *testing.T, tid int) string {
 // C4: kernel-to-user delivery is asynchronous: replies queue on the socket
 // with no reader waiting.
 func TestClaimC4AsyncDelivery(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	c := dial(t, &netlink.Config{})
 	// Nobody reads while the kernel sends three echo replies (inside the
 	// sendmsg below) and, 50 ms later, a notification; then the queue is
@@ -224,7 +225,7 @@ func TestClaimC5NlmsgPIDUnchecked(t *testing.T) {
 // this suite for good. Here, netl.ko's side: it answers
 // NETLINK_CB(skb).portid, so the hazard does not exist.
 func TestClaimC6NlmsgPIDZero(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	c := dial(t, &netlink.Config{})
 	pid, err := c.PID()
 	require.NoError(t, err)
@@ -240,7 +241,7 @@ func TestClaimC6NlmsgPIDZero(t *testing.T) {
 // C7: a second bind of one port on one protocol gets EADDRINUSE;
 // SO_REUSEADDR does not help.
 func TestClaimC7EADDRINUSE(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	first := dial(t, &netlink.Config{PID: 700})
 	_ = first
 	_, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 700})
@@ -256,7 +257,7 @@ func TestClaimC7EADDRINUSE(t *testing.T) {
 
 // C8: one port on two netlink protocols does not conflict.
 func TestClaimC8PortPerProtocol(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	a := dial(t, &netlink.Config{PID: 800})
 	_ = a
 	b, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{PID: 800})
@@ -268,7 +269,7 @@ func TestClaimC8PortPerProtocol(t *testing.T) {
 // C9: "the kernel does not assign a port for us, so bind is required".
 // Current kernels autobind an unbound socket on its first send.
 func TestClaimC9Autobind(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{NoBind: true})
 	require.NoError(t, err)
 	defer c.Close()
@@ -300,16 +301,16 @@ func TestClaimC9Autobind(t *testing.T) {
 // netl_proto.h), so protocol 25 refuses such a sender, and NETLINK_USERSOCK,
 // which sets it, carries the unprivileged case.
 func TestClaimC10UserToUser(t *testing.T) {
-	begin(t)
-	a := dial(t, &netlink.Config{PID: 100})
-	b := dial(t, &netlink.Config{PID: 101})
-	m := netlink.Message{Header: netlink.Header{Type: netlink.MinType + 0x40, PID: 100}, Data: []byte("hello, 101")}
-	require.NoError(t, a.SendTo(m, 101, 0))
+	beginParallel(t)
+	a := dial(t, &netlink.Config{PID: 1100})
+	b := dial(t, &netlink.Config{PID: 1101})
+	m := netlink.Message{Header: netlink.Header{Type: netlink.MinType + 0x40, PID: 1100}, Data: []byte("hello, 1101")}
+	require.NoError(t, a.SendTo(m, 1101, 0))
 	msgs, from, err := b.ReceiveFrom()
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
-	assert.Equal(t, uint32(100), from, "sender port")
-	assert.Equal(t, "hello, 101", string(msgs[0].Data))
+	assert.Equal(t, uint32(1100), from, "sender port")
+	assert.Equal(t, "hello, 1101", string(msgs[0].Data))
 
 	// Two processes as nobody (uid 65534): a listener and a sender.
 	helper := helperBinary(t)
@@ -332,7 +333,7 @@ func TestClaimC10UserToUser(t *testing.T) {
 	out, err = helperCmd(helper, "send", netlink.ProtocolTest, 111).CombinedOutput()
 	require.Error(t, err, "nobody sends to a port on protocol 25")
 	assert.Contains(t, string(out), "operation not permitted", "protocol 25 has no NL_CFG_F_NONROOT_SEND")
-	claim(t, "C10", contract.Holds, "as root, port 100 sent %q to port 101 on protocol 25, received from port %d; as nobody, two processes exchanged a message on NETLINK_USERSOCK (%s), while on protocol 25 nobody's send got EPERM: netl.ko does not set NL_CFG_F_NONROOT_SEND",
+	claim(t, "C10", contract.Holds, "as root, port 1100 sent %q to port 1101 on protocol 25, received from port %d; as nobody, two processes exchanged a message on NETLINK_USERSOCK (%s), while on protocol 25 nobody's send got EPERM: netl.ko does not set NL_CFG_F_NONROOT_SEND",
 		msgs[0].Data, from, got)
 }
 
@@ -341,15 +342,29 @@ const helperEnv = "NETL_GUEST_HELPER"
 
 // helperBinary copies this test binary where an unprivileged user can run
 // it: the host share is root's only.
+// Written once: tests running in parallel execute it.
 func helperBinary(t *testing.T) string {
 	t.Helper()
-	self, err := os.ReadFile("/proc/self/exe")
-	require.NoError(t, err)
-	p := "/tmp/netl-guest-helper"
-	require.NoError(t, os.WriteFile(p, self, 0o755))
-	require.NoError(t, os.Chmod(p, 0o755))
-	return p
+	helperOnce.Do(func() {
+		const p = "/tmp/netl-guest-helper"
+		self, err := os.ReadFile("/proc/self/exe")
+		if err == nil {
+			err = os.WriteFile(p, self, 0o755)
+		}
+		if err == nil {
+			err = os.Chmod(p, 0o755)
+		}
+		helperPath, helperErr = p, err
+	})
+	require.NoError(t, helperErr, "copying the test binary for the helper")
+	return helperPath
 }
+
+var (
+	helperOnce sync.Once
+	helperPath string
+	helperErr  error
+)
 
 // helperCmd runs the helper as nobody: "listen" binds port and prints the
 // first message, "send" binds port-1 and sends one message to port.
@@ -436,7 +451,7 @@ func runHelper(spec string) int {
 // broadcast reaches every member. Groups above 32 exist too, reached with
 // NETLINK_ADD_MEMBERSHIP.
 func TestClaimC11Multicast(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	const low, high = 3, 40
 	var members []*netlink.Conn
 	for i := 0; i < 3; i++ {
@@ -468,7 +483,7 @@ func TestClaimC11Multicast(t *testing.T) {
 // macros behave as written. (The Go helpers are checked bit for bit against
 // the C macros on the host; here the kernel parses and writes the bytes.)
 func TestClaimC12Alignment(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	c := dial(t, &netlink.Config{})
 	// One datagram, two echo requests with 5 and 3 bytes of data: the
 	// second starts at NLMSG_ALIGN of the first's length, after 3 bytes of
@@ -514,7 +529,7 @@ func TestClaimC12Alignment(t *testing.T) {
 
 // C13: the kernel may send to an agreed port with no request first.
 func TestClaimC13KernelInitiated(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	agreed := dial(t, &netlink.Config{PID: 1300})
 	asker := dial(t, &netlink.Config{})
 	require.NoError(t, asker.Notify(netlink.NotifyRequest{PortID: 1300, DelayMS: 100, Data: []byte("event")}))
@@ -533,7 +548,7 @@ func TestClaimC13KernelInitiated(t *testing.T) {
 // the client's constants and the kernel's own messages are each checked
 // against them, not against literals in this file.
 func TestClaimC14ControlTypes(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	uapi := map[string]int64{}
 	for _, w := range strings.Fields(os.Getenv(contract.UAPIEnv)) {
 		name, v, ok := strings.Cut(w, "=")
@@ -588,7 +603,7 @@ func TestClaimC14ControlTypes(t *testing.T) {
 // C15: a multipart answer sets NLM_F_MULTI on each part and ends with
 // NLMSG_DONE.
 func TestClaimC15Multipart(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	c := dial(t, &netlink.Config{})
 	const parts = 300 // more than fit in one datagram
 	raw := requestRaw(t, c, netlink.Message{Header: netlink.Header{Type: netlink.TypeDump, Flags: netlink.Request | netlink.Dump}, Data: le32(parts)})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,9 +21,10 @@ import (
 // userspace/netlink, TestTypedCommandsAgainstModule in netlctl) skip on a
 // host without the module. The harness ships their test binaries beside
 // this one (harness.ClientPackages), and they run here, where the module is
-// loaded: each must pass, none may skip.
+// loaded: each must pass, none may skip. Each runs in a network namespace
+// of its own, whose counters no other test moves.
 func TestClientPackagesAgainstModule(t *testing.T) {
-	begin(t)
+	beginParallel(t)
 	bins, err := filepath.Glob(contract.GuestPath("bin/*.test"))
 	require.NoError(t, err)
 	self, err := os.Executable()
@@ -35,6 +37,7 @@ func TestClientPackagesAgainstModule(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(bin), ".test"), func(t *testing.T) {
 			cmd := exec.Command(bin, "-test.run", "AgainstModule$", "-test.v", "-test.count=1", "-test.timeout=2m")
 			cmd.Dir = "/"
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s:\n%s", bin, out)
 			passed := regexp.MustCompile(`(?m)^--- PASS: \w+AgainstModule `).FindAllString(string(out), -1)

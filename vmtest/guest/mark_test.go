@@ -21,6 +21,18 @@ func begin(t testing.TB) {
 	t.Cleanup(func() { kmsg(t, contract.MarkEnd(t.Name())) })
 }
 
+// beginParallel starts a test that runs alongside the other parallel ones,
+// after every sequential test (go test's t.Parallel). Such a test touches
+// nothing global: no module reload or parameter, no exact count of the
+// initial namespace's counters, no line of the rate-limited kernel log,
+// and ports no other test binds. A kernel report while tests overlap
+// names each of them.
+func beginParallel(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	begin(t)
+}
+
 func kmsg(t testing.TB, line string) {
 	if err := contract.Kmsg(line); err != nil {
 		t.Fatalf("marking the kernel log: %v", err)

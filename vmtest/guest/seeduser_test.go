@@ -17,13 +17,13 @@ import (
 )
 
 // The article's two user programs, in C as printed (testdata/*.c), get
-// every reply from netl.ko: with reply_count=3 reply_interval_ms=100, three
+// every reply from netl.ko: with reply_count=3 reply_interval_ms=20, three
 // "Received message: I am from kernel!" lines each. They loop on recvmsg
 // for ever, so the test reads their output on a terminal (printf is then
 // line-buffered, as on the article's) and kills them once the replies are in.
 func TestSeedUserPrograms(t *testing.T) {
 	begin(t)
-	reloadModule(t, "reply_count=3 reply_interval_ms=100")
+	reloadModule(t, "reply_count=3 reply_interval_ms=20")
 	for _, name := range []string{"seed-user1", "seed-user2"} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(contract.GuestPath("bin/" + name))

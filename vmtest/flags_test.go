@@ -1,0 +1,21 @@
+package vmtest
+
+import "testing"
+
+func TestGuestPattern(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"TestGuest", ""},
+		{"TestGuest$", ""},
+		{"TestGuest/TestSeedUnicast", "TestSeedUnicast"},
+		{"TestGuest/TestClaimC1/SOCK_RAW", "TestClaimC1/SOCK_RAW"},
+		{"TestGuest/^TestClaimC(1|2)$", "^TestClaimC(1|2)$"},
+		{"Test[/]Guest", ""},
+		{"TestGuest/a\\/b", "a\\/b"},
+		{"TestGuest/(a/b)", "(a/b)"},
+	} {
+		if got := GuestPattern(tt.in); got != tt.want {
+			t.Errorf("GuestPattern(%q)\n- want: %q\n-  got: %q", tt.in, tt.want, got)
+		}
+	}
+}
