@@ -19,6 +19,15 @@ import (
 // high-resolution timers. Measured here: once in ~30 boots. Telling the
 // guest the host's TSC rate (tsc_early_khz=, Linux 5.7+) skips that
 // calibration.
+//
+// The host's TSC is then the guest's best clock, and its jiffies the worst:
+// under TCG on a busy host the timer interrupts come late, and the
+// clocksource watchdog, which checks the TSC against jiffies, found the
+// TSC "skewed" by 183 ms over 0.5 s and marked it unstable (measured here
+// with two kernel builds beside the VM), leaving the guest on jiffies with
+// no high-resolution timers; netl's init then waited its full 3 s for them.
+// tsc=reliable takes the TSC off the watchdog (tsc_disable_clocksource_watchdog,
+// arch/x86/kernel/tsc.c).
 
 var hostTSC struct {
 	once sync.Once

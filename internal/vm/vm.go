@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if res.Accel == TCG {
 		// See tsc.go: spare the guest a TSC calibration that can fail.
 		if khz, err := hostTSCkHz(); err == nil {
-			cmdline = append(cmdline, fmt.Sprintf("tsc_early_khz=%d", khz))
+			cmdline = append(cmdline, fmt.Sprintf("tsc_early_khz=%d", khz), "tsc=reliable")
 		} else if cfg.Console != nil {
 			fmt.Fprintf(cfg.Console, "netl: not passing the host's TSC rate to the guest: %v\n", err)
 		}

@@ -373,8 +373,11 @@ func TestConnAgainstModule(t *testing.T) {
 
 	t.Run("notify", func(t *testing.T) {
 		start := time.Now()
+		// Notify returns at the ack and leaves the notification, which
+		// the module arms after the ack, to Receive. (No upper bound on
+		// Notify's own time: on a loaded TCG host a round trip can take
+		// longer than the delay.)
 		require.NoError(t, c.Notify(NotifyRequest{DelayMS: 100, Data: []byte("later")}))
-		assert.Less(t, time.Since(start), 100*time.Millisecond, "Notify returns before the notification")
 		msgs, err := c.Receive()
 		require.NoError(t, err)
 		assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
