@@ -126,6 +126,13 @@ struct netl_notification {
 	unsigned long delay;	/* in jiffies */
 	u32 requester;		/* the port that asked */
 	u32 portid;		/* the port it goes to */
+	/*
+	 * The socket that asked, held, when it notifies itself: its port may
+	 * be bound by another socket between netlink_remove() and the
+	 * NETLINK_URELEASE notifier, and only the dead socket's own
+	 * notifications must go (netl_netlink_event()).
+	 */
+	struct sock *target;
 	bool armed;		/* its work is queued */
 	bool cancelled;
 	u32 len;
@@ -138,6 +145,19 @@ struct netl_notification {
  * only for those it cancels.
  */
 static struct workqueue_struct *netl_wq;
+
+static void netl_notification_free(struct netl_notification *n)
+{
+	if (n->target)
+		sock_put(n->target);
+	kfree(n);
+}
+
+/* The socket a notification to itself was asked from is closed. */
+static bool netl_notification_orphaned(const struct netl_notification *n)
+{
+	return n->target && sock_flag(n->target, SOCK_DEAD);
+}
 
 /*
  * What one user can write into the kernel log: seed requests, and replies
@@ -544,7 +564,13 @@ static void netl_notify_work(struct work_struct *work)
 	if (owner) {
 		list_del(&n->node);
 		nn->notifications_pending--;
-		netl_unicast(n->sk, nn, skb, n->portid);
+		if (netl_notification_orphaned(n)) {
+			/* Its port may be another socket's by now. */
+			atomic64_inc(&nn->counters.tx_drops);
+			kfree_skb(skb);
+		} else {
+			netl_unicast(n->sk, nn, skb, n->portid);
+		}
 	}
 	mutex_unlock(&nn->notify_lock);
 
@@ -554,7 +580,7 @@ static void netl_notify_work(struct work_struct *work)
 	 * this function to return (flush_workqueue()) before it does.
 	 */
 	if (owner)
-		kfree(n);
+		netl_notification_free(n);
 	else
 		kfree_skb(skb);
 }
@@ -603,6 +629,11 @@ static int netl_notify(struct netl_net *nn, struct sk_buff *in_skb,
 	n->delay = msecs_to_jiffies(req->delay_ms);
 	n->requester = sender;
 	n->portid = portid;
+	n->target = NULL;
+	if (portid == sender) {
+		n->target = NETLINK_CB(in_skb).sk;
+		sock_hold(n->target);
+	}
 	n->armed = false;
 	n->cancelled = false;
 	n->len = len;
@@ -623,7 +654,7 @@ static int netl_notify(struct netl_net *nn, struct sk_buff *in_skb,
 	mutex_unlock(&nn->notify_lock);
 
 	if (!*queued) {
-		kfree(n);
+		netl_notification_free(n);
 		return -EBUSY;
 	}
 	atomic64_inc(&nn->counters.notifies);
@@ -646,13 +677,14 @@ static void netl_notification_arm(struct netl_notification *n)
 
 	/* Its port went away between the request and now. */
 	if (cancelled)
-		kfree(n);
+		netl_notification_free(n);
 }
 
 /*
- * Cancels the pending notifications of a namespace that go to portid, or
- * all of them if all is set, and waits for those being sent: none of them
- * is sent once this returns.  Returns how many were cancelled.
+ * Cancels the pending notifications of a namespace that go to portid (those
+ * a socket asked for itself only if that socket is dead), or all of them if
+ * all is set, and waits for those being sent: none of them is sent once
+ * this returns.  Returns how many were cancelled.
  */
 static unsigned int netl_notifications_cancel(struct netl_net *nn,
 					      u32 portid, bool all)
@@ -663,7 +695,8 @@ static unsigned int netl_notifications_cancel(struct netl_net *nn,
 
 	mutex_lock(&nn->notify_lock);
 	list_for_each_entry_safe(n, tmp, &nn->notifications, node) {
-		if (!all && n->portid != portid)
+		if (!all && (n->portid != portid ||
+			     (n->target && !netl_notification_orphaned(n))))
 			continue;
 		/* No request is under way in a namespace going away. */
 		WARN_ON_ONCE(all && !n->armed);
@@ -679,7 +712,7 @@ static unsigned int netl_notifications_cancel(struct netl_net *nn,
 
 	list_for_each_entry_safe(n, tmp, &doomed, node) {
 		cancel_delayed_work_sync(&n->work);
-		kfree(n);
+		netl_notification_free(n);
 	}
 	return cancelled;
 }
@@ -687,9 +720,12 @@ static unsigned int netl_notifications_cancel(struct netl_net *nn,
 /*
  * A port of the protocol is released: its notifications are cancelled, so
  * that none reaches the next socket to bind that port number, whoever owns
- * it.  netlink_release() unhashes the port before it calls this notifier,
- * so a socket that binds the port in between could still get one that was
- * being sent at that moment, and nothing later.
+ * it.  netlink_release() unhashes the port (netlink_remove()) and marks the
+ * socket dead (sock_orphan()) before it calls this notifier, so a new
+ * socket may already hold the port: a notification it asked for itself is
+ * left alone, and one of the dead socket's is never sent, even if its work
+ * runs before this.  A notification a privileged sender addressed to the
+ * port is cancelled by port number alone.
  */
 static int netl_netlink_event(struct notifier_block *nb, unsigned long event,
 			      void *ptr)
