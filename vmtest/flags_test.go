@@ -2,7 +2,7 @@ package vmtest
 
 import "testing"
 
-func TestGuestPattern(t *testing.T) {
+func TestRunPatternSplit(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"", ""},
 		{"TestGuest", ""},
