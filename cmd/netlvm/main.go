@@ -140,15 +140,17 @@ func kernelCmd(args []string) error {
 		return usageError(err.Error())
 	}
 	if len(pos) > 1 {
-		return usageError(fmt.Sprintf("kernel %s takes one series or all, not %q", args[0], pos))
+		return usageError(fmt.Sprintf("kernel %s takes one series, a comma-separated list or all, not %q", args[0], pos))
 	}
 	pins, err := kernel.Pins()
 	if err != nil {
 		return err
 	}
 	series := kernel.Series(pins)
-	if len(pos) > 0 && pos[0] != "all" {
-		series = []string{pos[0]}
+	if len(pos) > 0 {
+		if series, err = seriesList(pos[0]); err != nil {
+			return err
+		}
 	}
 	switch args[0] {
 	case "list":
