@@ -626,7 +626,11 @@ static int netl_notify(struct netl_net *nn, struct sk_buff *in_skb,
 	INIT_DELAYED_WORK(&n->work, netl_notify_work);
 	n->nn = nn;
 	n->sk = in_skb->sk;
-	n->delay = msecs_to_jiffies(req->delay_ms);
+	/*
+	 * A jiffy more, as msleep() adds: a timer counts from the current
+	 * jiffy, part of which has gone, and would fire up to a jiffy early.
+	 */
+	n->delay = req->delay_ms ? msecs_to_jiffies(req->delay_ms) + 1 : 0;
 	n->requester = sender;
 	n->portid = portid;
 	n->target = NULL;

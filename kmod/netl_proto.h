@@ -138,8 +138,9 @@ struct netl_broadcast {
 };
 
 /*
- * Notify: after delay_ms, one message of type NETL_MSG_NOTIFY, flags 0,
- * seq 0, nlmsg_pid 0, payload data, to port portid (0: the sender).  The
+ * Notify: at least delay_ms later, one message of type NETL_MSG_NOTIFY,
+ * flags 0, seq 0, nlmsg_pid 0, payload data, to port portid (0: the
+ * sender).  The
  * request is acknowledged at once, and the notification never reaches the
  * sender before that ack.  When the socket bound to portid is closed, its
  * pending notifications are cancelled, so that a socket binding the port

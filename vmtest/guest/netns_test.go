@@ -20,8 +20,10 @@ import (
 
 // dialInNewNetns opens one socket per cfg in a new network namespace and
 // returns them with the namespace's inode number. The namespace lives as
-// long as one of its sockets is open: the thread that made it ends with
-// its goroutine (locked, never unlocked), and takes its reference along.
+// long as one of its sockets is open: the thread that made it goes back to
+// its own namespace before it is unlocked. (Leaving it locked to die with
+// its goroutine is not enough: on the process's main thread Go keeps the
+// thread, and with it the namespace.)
 func dialInNewNetns(t *testing.T, cfgs ...*netlink.Config) ([]*netlink.Conn, uint64) {
 	t.Helper()
 	type result struct {
@@ -34,6 +36,23 @@ func dialInNewNetns(t *testing.T, cfgs ...*netlink.Config) ([]*netlink.Conn, uin
 		runtime.LockOSThread()
 		var r result
 		defer func() { done <- r }()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			r.err = fmt.Errorf("opening this thread's network namespace: %w", err)
+			return
+		}
+		defer unix.Close(home)
+		defer func() {
+			// Back home, or the thread stays locked and Go
+			// discards it (or, on the main thread, keeps it).
+			if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+				if r.err == nil {
+					r.err = fmt.Errorf("setns back to the thread's namespace: %w", err)
+				}
+				return
+			}
+			runtime.UnlockOSThread()
+		}()
 		if r.err = unix.Unshare(unix.CLONE_NEWNET); r.err != nil {
 			r.err = fmt.Errorf("unshare(CLONE_NEWNET): %w", r.err)
 			return
