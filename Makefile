@@ -14,6 +14,9 @@ DEBUG   ?=
 DEBUGFLAG = $(if $(DEBUG),-debug)
 NETLVM   = $(GO) run ./cmd/netlvm
 HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
+# Extra go test flags for unit, e.g. UNITFLAGS="-skip ^TestVM" where there is
+# no QEMU (the harness's own VM tests are named TestVM*).
+UNITFLAGS ?=
 
 .PHONY: help test unit lint vm kernel matrix claims bench repro checkpatch splat-testdata clean-cache
 
@@ -23,7 +26,7 @@ help: ## list the targets
 test: lint unit vm ## every test: lint, host unit tests, the VM suite on SERIES
 
 unit: ## host tests: every package but vmtest (internal/harness boots VMs to test the harness itself)
-	$(GO) test $(HOSTPKGS)
+	$(GO) test $(UNITFLAGS) $(HOSTPKGS)
 
 lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -28,7 +28,8 @@ import (
 // a program's exit status comes back, and every way a run can go wrong
 // ends in an error that says what happened, never in a wait. They test
 // netl, not the module: they run in make test and CI (go test ./...), not
-// in the module developer's go test ./vmtest/....
+// in the module developer's go test ./vmtest/.... Their names start with
+// TestVM, so that a job without QEMU can leave them out (-skip '^TestVM').
 
 // prepare builds or finds the default kernel ($NETL_KERNEL, $NETL_DEBUG)
 // and the module. Without QEMU or the build tools it skips on a laptop,
@@ -48,7 +49,7 @@ func prepare(t *testing.T, opts harness.Options) *harness.Session {
 	return s
 }
 
-func TestRunReportsExitStatus(t *testing.T) {
+func TestVMRunReportsExitStatus(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
 	script := filepath.Join(t.TempDir(), "exit3.sh")
 	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho netl-script-ran\nexit 3\n"), 0o755))
@@ -65,7 +66,7 @@ func TestRunReportsExitStatus(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "a program that does not exist")
 }
 
-func TestRunRejectsBadModuleParameter(t *testing.T) {
+func TestVMRunRejectsBadModuleParameter(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute, ModParams: "reply_count=0"})
 	res, err := s.Run(context.Background(), harness.Run{Program: "/bbin/ls", Guest: true})
 	require.NoError(t, err, "the guest reports a failed load; it is not a VM failure")
@@ -77,7 +78,7 @@ func TestRunRejectsBadModuleParameter(t *testing.T) {
 	assert.ErrorContains(t, err, `module parameter "reply_count": want key=value`)
 }
 
-func TestHungGuestIsKilled(t *testing.T) {
+func TestVMHungGuestIsKilled(t *testing.T) {
 	// The timeout must outlast the boot: about 2 s on a plain kernel under
 	// TCG, about 30 s on the debug flavour (KASAN, lockdep, kmemleak).
 	s := prepare(t, harness.Options{})
@@ -101,7 +102,7 @@ func TestHungGuestIsKilled(t *testing.T) {
 	assert.Contains(t, err.Error(), "qemu-system-x86_64", "the command line to reproduce")
 }
 
-func TestKernelThatCannotBootIsReported(t *testing.T) {
+func TestVMKernelThatCannotBootIsReported(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
 	// An initramfs that is not a cpio archive: the kernel finds no init and
 	// panics, which must end QEMU at once (panic=-1, -no-reboot).
@@ -116,7 +117,7 @@ func TestKernelThatCannotBootIsReported(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute, "a panic ends the run at once")
 }
 
-func TestModuleBuildFailureShowsCompiler(t *testing.T) {
+func TestVMModuleBuildFailureShowsCompiler(t *testing.T) {
 	s := prepare(t, harness.Options{Module: "none"})
 	src := fstest.MapFS{
 		"m/Kbuild":   {Data: []byte("obj-m := broken.o\n")},
@@ -128,7 +129,7 @@ func TestModuleBuildFailureShowsCompiler(t *testing.T) {
 	assert.Contains(t, err.Error(), "undefined_thing")
 }
 
-func TestRunReportsKernelReportsAndTaint(t *testing.T) {
+func TestVMRunReportsKernelReportsAndTaint(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
 	// A WARNING-shaped line in the kernel log after the program started,
 	// and a taint flag (W, 512) set with nothing printed: both come back
@@ -159,7 +160,7 @@ func TestRunReportsKernelReportsAndTaint(t *testing.T) {
 	assert.Contains(t, res.Reports[0].Title, "gained W")
 }
 
-func TestKernelUAPIHeaders(t *testing.T) {
+func TestVMKernelUAPIHeaders(t *testing.T) {
 	// The values claim C14 compares come from the booted kernel's own
 	// exported headers (make headers), compiled on the host.
 	s := prepare(t, harness.Options{Module: "none"})
@@ -172,7 +173,7 @@ func TestKernelUAPIHeaders(t *testing.T) {
 	assert.Contains(t, kernel.FormatConstants(vals), "NLMSG_DONE=3 ")
 }
 
-func TestWerrorIsOptIn(t *testing.T) {
+func TestVMWerrorIsOptIn(t *testing.T) {
 	// kmod/Kbuild turns -Werror on only when asked: a user's build with a
 	// newer compiler's new warning succeeds, and the harness's (W=1,
 	// NETL_WERROR=y) fails on the same warning.
