@@ -26,7 +26,7 @@ help: ## list the targets
 test: lint unit vm ## every test: lint, host unit tests, the VM suite on SERIES
 
 unit: ## host tests: every package but vmtest (internal/harness boots VMs to test the harness itself)
-	$(GO) test $(UNITFLAGS) $(HOSTPKGS)
+	$(GO) test -timeout 30m $(UNITFLAGS) $(HOSTPKGS)
 
 lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"flag"
+	"regexp"
 	"strings"
 )
 
@@ -16,23 +17,32 @@ func testFlag(name string) string {
 
 // GuestPattern is the part of a go test -run (or -skip) pattern that names
 // guest tests: TestGuest/TestSeedUnicast selects TestSeedUnicast in the
-// guest, TestGuest/TestClaimC1/SOCK_RAW its subtest. A pattern with no
-// second element selects every guest test (""). Patterns are split as go
-// test splits them: on each slash outside brackets and parentheses.
+// guest, TestGuest/TestPortZeroHazards/spoofed its subtest, and
+// TestGuest/TestA|TestGuest/TestB both. An alternative that stops at
+// TestGuest selects every guest test (""). Patterns are split as go test
+// splits them (src/testing/match.go): into alternatives on each top-level
+// "|", each into levels on each slash outside brackets and parentheses.
 func GuestPattern(pattern string) string {
-	parts := splitRegexp(pattern)
-	if len(parts) < 2 {
-		return ""
+	var guest []string
+	for _, alt := range splitRegexp(pattern) {
+		if ok, err := regexp.MatchString(alt[0], "TestGuest"); err != nil || !ok {
+			continue // an alternative for another host test
+		}
+		if len(alt) == 1 {
+			return ""
+		}
+		guest = append(guest, strings.Join(alt[1:], "/"))
 	}
-	return strings.Join(parts[1:], "/")
+	return strings.Join(guest, "|")
 }
 
 // splitRegexp is the testing package's: it splits a -run pattern into its
-// per-level elements.
-func splitRegexp(s string) []string {
+// alternatives, and each into its per-level elements.
+func splitRegexp(s string) [][]string {
 	if s == "" {
 		return nil
 	}
+	var alts [][]string
 	var parts []string
 	cs, cp := 0, 0 // depth in [] and ()
 	for i := 0; i < len(s); {
@@ -53,9 +63,13 @@ func splitRegexp(s string) []string {
 			}
 		case '\\':
 			i++
-		case '/':
+		case '/', '|':
 			if cs == 0 && cp == 0 {
 				parts = append(parts, s[:i])
+				if s[i] == '|' {
+					alts = append(alts, parts)
+					parts = nil
+				}
 				s = s[i+1:]
 				i = 0
 				continue
@@ -63,5 +77,5 @@ func splitRegexp(s string) []string {
 		}
 		i++
 	}
-	return append(parts, s)
+	return append(alts, append(parts, s))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,8 +10,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -134,42 +137,61 @@ func benchSeries(series string, n int, floorCPIO string, suite harness.Suite) er
 // the guest's own "--- PASS: TestX (1.07s)", indented under TestGuest's.
 var guestElapsed = regexp.MustCompile(`(?m)^\s{8}--- (?:PASS|FAIL): (Test\w+) \(([0-9.]+)s\)$`)
 
+// benchEdit is the comment editLoop appends to netl.c.
+var benchEdit = regexp.MustCompile(`(?m)^/\* netlvm bench edit [0-9]+ [0-9]+ \*/\n\z`)
+
 // editLoop appends a comment to kmod/netl.c, runs go test -count=1 -v
-// ./vmtest/... on series, puts netl.c back, and returns the command's wall
-// time and the longest guest test's.
+// ./vmtest/... on series as a developer would (the plain flavour, no CI
+// mode), puts netl.c back, and returns the command's wall time and the
+// longest guest test's. An interrupt (SIGINT, SIGTERM, SIGHUP) stops the
+// run and still puts netl.c back; a comment an earlier, killed run left is
+// removed first.
 func editLoop(series string, i int) (time.Duration, time.Duration, error) {
 	root, err := harness.RepoRoot()
 	if err != nil {
 		return 0, 0, err
 	}
 	src := filepath.Join(root, "kmod", "netl.c")
-	orig, err := os.ReadFile(src)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	data, err := os.ReadFile(src)
 	if err != nil {
 		return 0, 0, err
 	}
-	// netl.c goes back however the run ends, an interrupt included.
-	restore := func() { _ = os.WriteFile(src, orig, 0o644) }
-	defer restore()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer func() { signal.Stop(sigs); close(sigs) }()
-	go func() {
-		if sig, ok := <-sigs; ok {
-			restore()
-			fmt.Fprintf(os.Stderr, "netlvm: %v: kmod/netl.c restored\n", sig)
-			os.Exit(130)
-		}
-	}()
-	edit := fmt.Sprintf("%s/* netlvm bench edit %d %d */\n", orig, time.Now().UnixNano(), i)
-	if err := os.WriteFile(src, []byte(edit), 0o644); err != nil {
+	orig := benchEdit.ReplaceAll(data, nil)
+	if len(orig) != len(data) {
+		fmt.Fprintf(os.Stderr, "netlvm: removing the bench comment an interrupted run left in %s\n", src)
+	}
+	edit := fmt.Appendf(slices.Clone(orig), "/* netlvm bench edit %d %d */\n", time.Now().UnixNano(), i)
+	if err := writeAtomic(src, edit); err != nil {
 		return 0, 0, err
 	}
-	cmd := exec.Command("go", "test", "-count=1", "-v", "./vmtest/...")
+	defer func() {
+		// Only our edit is undone: a change made meanwhile stays.
+		if cur, err := os.ReadFile(src); err == nil && !bytes.Equal(cur, edit) {
+			fmt.Fprintf(os.Stderr, "netlvm: %s changed during the bench: left as it is (remove the line \"/* netlvm bench edit ... */\" by hand)\n", src)
+			return
+		}
+		if err := writeAtomic(src, orig); err != nil {
+			fmt.Fprintf(os.Stderr, "netlvm: restoring %s: %v\n", src, err)
+		}
+	}()
+
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "./vmtest/...")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "NETL_KERNEL="+series)
+	// The developer's loop: the plain flavour, not CI's long tests.
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "CI=") || strings.HasPrefix(kv, "NETL_DEBUG=")
+	}), "NETL_KERNEL="+series)
+	// go test, its test binary and QEMU go together on an interrupt.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	took := time.Since(start)
+	if ctx.Err() != nil {
+		return 0, 0, fmt.Errorf("interrupted; %s is put back", src)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("go test ./vmtest/... after an edit failed (%v): a benchmark of a failing run measures nothing:\n%s", err, out)
 	}
@@ -183,6 +205,28 @@ func editLoop(series string, i int) (time.Duration, time.Duration, error) {
 		return 0, 0, fmt.Errorf("no guest test result in go test's output:\n%s", out)
 	}
 	return took, longest, nil
+}
+
+// writeAtomic replaces a file's contents at once: a reader, or a crash,
+// sees the old file or the new one, never a part.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func stat(d []time.Duration, pct int) string {

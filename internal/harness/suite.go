@@ -201,6 +201,9 @@ type Suite struct {
 	Timeout time.Duration
 }
 
+// GuestParallel is how many parallel guest tests run at once.
+const GuestParallel = 32
+
 // Guest test timeouts: the debug flavour (KASAN, lockdep, kmemleak) runs
 // the suite about 4 times slower under TCG.
 const (
@@ -224,7 +227,11 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	}
 	r.Program, r.Guest, r.GoTest = suite.Binary, false, true
 	r.Files = append(slices.Clone(r.Files), suite.Extra...)
-	r.Args = append(slices.Clone(r.Args), fmt.Sprintf("-test.timeout=%s", timeout))
+	r.Args = append(slices.Clone(r.Args), fmt.Sprintf("-test.timeout=%s", timeout),
+		// The guest has one CPU, and go test runs as many parallel
+		// tests as CPUs: the guest's parallel tests mostly sleep or
+		// wait on the module, so let them all run at once.
+		fmt.Sprintf("-test.parallel=%d", GuestParallel))
 	r.Env = slices.Clone(r.Env)
 	if suite.Run != "" {
 		r.Args = append(r.Args, "-test.run="+suite.Run)

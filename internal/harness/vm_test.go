@@ -39,8 +39,16 @@ func prepare(t *testing.T, opts harness.Options) *harness.Session {
 	if opts.Series = os.Getenv("NETL_KERNEL"); opts.Series == "" {
 		opts.Series = kernel.DefaultSeries
 	}
+	opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
 	opts.Debug = os.Getenv("NETL_DEBUG") != ""
+	opts.Append = append(opts.Append, strings.Fields(os.Getenv("NETL_APPEND"))...)
+	// The terminal when there is one: go test holds a package's output
+	// until it ends, and a first run builds a kernel for minutes.
 	opts.Progress = os.Stderr
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		t.Cleanup(func() { tty.Close() })
+		opts.Progress = tty
+	}
 	s, err := harness.Prepare(opts)
 	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
 		t.Skipf("VM tests need host packages (set CI=1 to make this a failure): %v", err)

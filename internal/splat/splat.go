@@ -183,15 +183,19 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 	for _, raw := range strings.Split(console, "\n") {
 		_, line, _ := KernelLine(raw)
 		if m, ok := contract.ParseMark(line); ok {
-			flush()
 			switch m.Kind {
 			case "start":
+				// Tests running in parallel mark their start
+				// and end in the middle of another's report:
+				// the report goes on.
 				running = append(running, m.Arg)
 			case "end":
 				running = slices.DeleteFunc(running, func(n string) bool { return n == m.Arg })
 			case "program":
+				flush()
 				inProgram = true
 			case "armed":
+				flush()
 				armed = true
 			}
 			continue

@@ -96,6 +96,16 @@ func TestParallelAttribution(t *testing.T) {
 	assert.Contains(t, reports[0].String(), "while TestA, TestB ran in parallel")
 	assert.Equal(t, "TestB", reports[1].Test)
 	assert.Equal(t, []string{"TestB"}, reports[1].Running)
+
+	// Another test's mark in the middle of a report does not cut it.
+	lines := strings.Split(strings.TrimRight(warn, "\n"), "\n")
+	spliced := strings.Join(lines[:2], "\n") + "\n[    1.500000] " + contract.MarkStart("TestC") + "\n" + strings.Join(lines[2:], "\n") + "\n"
+	whole, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+warn+"\n", Patterns, nil)
+	require.NoError(t, err)
+	cut, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+spliced, Patterns, nil)
+	require.NoError(t, err)
+	require.Len(t, cut, len(whole))
+	assert.Equal(t, whole[0].Lines, cut[0].Lines, "the excerpt with another test's mark inside it")
 }
 
 func TestAllowListNeedsReasonAndFailsClosed(t *testing.T) {

@@ -239,9 +239,10 @@ func (c *Conn) Broadcast(group uint32, data []byte) error {
 // notification to this Conn is left for Receive. It fails with EPERM for
 // another port without CAP_NET_ADMIN, EINVAL for a delay above
 // NotifyMaxDelayMS, EMSGSIZE for data above NotifyMaxData bytes, and EBUSY
-// when this Conn's port has NotifyMaxPerPort notifications pending, or the
-// network namespace NotifyMaxPending. A notification still pending when its
-// port's socket closes is cancelled.
+// when NotifyMaxPerPort notifications asked from this Conn's port number
+// are pending (they count until sent or cancelled, even after the socket
+// that asked closed), or NotifyMaxPending in the network namespace. A
+// notification is cancelled when the socket it goes to closes.
 func (c *Conn) Notify(req NotifyRequest) error {
 	b, err := req.MarshalBinary()
 	if err != nil {

@@ -53,6 +53,19 @@ func TestLifecycleTorture(t *testing.T) {
 	stop := make(chan struct{})
 	tallies := make([]tortureTally, clients)
 	var wg sync.WaitGroup
+	locked := false
+	// However the test ends, the clients stop and close their sockets
+	// before reloadModule's cleanup unloads the module (cleanups run
+	// last-registered first).
+	stopClients := sync.OnceFunc(func() {
+		if locked {
+			gate.Unlock()
+			locked = false
+		}
+		close(stop)
+		wg.Wait()
+	})
+	t.Cleanup(stopClients)
 	for i := range tallies {
 		wg.Add(1)
 		go func(i int) {
@@ -64,7 +77,6 @@ func TestLifecycleTorture(t *testing.T) {
 	start := time.Now()
 	drained, attempts := 0, 0
 	for cycle := 0; cycle < cycles; cycle++ {
-		locked := false
 		for tries := 1; ; tries++ {
 			attempts++
 			err := unix.DeleteModule("netl", unix.O_NONBLOCK)
@@ -72,27 +84,28 @@ func TestLifecycleTorture(t *testing.T) {
 				break
 			}
 			if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EBUSY) {
-				close(stop)
 				t.Fatalf("cycle %d: rmmod netl: %v", cycle, err)
 			}
-			if tries == 50 {
-				gate.Lock()
+			switch tries {
+			case 50:
+				gate.Lock() // the clients close their sockets
 				locked = true
 				drained++
+			case 5000:
+				t.Fatalf("cycle %d: rmmod netl still fails after the clients closed their sockets: %v", cycle, err)
 			}
 			time.Sleep(time.Millisecond)
 		}
 		err := unix.InitModule(image, params)
 		if locked {
 			gate.Unlock()
+			locked = false
 		}
 		if err != nil {
-			close(stop)
 			t.Fatalf("cycle %d: insmod netl.ko %s: %v", cycle, params, err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stopClients()
 	took := time.Since(start)
 
 	var total tortureTally

@@ -185,7 +185,7 @@ func TestNetworkNamespaces(t *testing.T) {
 		require.NoError(t, notifier.Close())
 		require.NoError(t, dumper.Close())
 		// The namespace is freed from a workqueue (cleanup_net).
-		rec := log.find(t, fmt.Sprintf("network namespace %d: 1 pending notifications cancelled", inum), 10*time.Second)
+		rec := log.find(t, fmt.Sprintf("network namespace %d: 1 pending notifications cancelled", inum), 30*time.Second)
 		t.Logf("the kernel logged %q", rec)
 		assertHealthy(t)
 	})
