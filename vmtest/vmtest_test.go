@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,29 @@ import (
 // -timeout bounds the guest's own timeout, so that the guest says which
 // test hung before go test gives up on the package.
 func TestGuest(t *testing.T) {
+	// The guest test binaries build beside the kernel, module and
+	// initramfs: after an edit to netl.c both have work to do.
+	type built struct {
+		suite harness.Suite
+		err   error
+	}
+	ch := make(chan built, 1)
+	dir := t.TempDir()
+	go func() {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			ch <- built{err: err}
+			return
+		}
+		suite, err := harness.BuildGuestTests(root, dir)
+		ch <- built{suite, err}
+	}()
+	wait := sync.OnceValue(func() built { return <-ch })
+	t.Cleanup(func() { wait() }) // before dir goes, however the test ends
 	s := prepare(t, harness.Options{})
-	suite, err := harness.BuildGuestTests(s.Root, t.TempDir())
-	require.NoError(t, err)
+	b := wait()
+	require.NoError(t, b.err)
+	suite := b.suite
 	suite.Run, suite.Skip = GuestPattern(testFlag("test.run")), GuestPattern(testFlag("test.skip"))
 	suite.Bench, suite.Short = testFlag("test.bench"), testing.Short()
 	suite.Full = os.Getenv("CI") != ""
