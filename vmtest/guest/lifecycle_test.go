@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,13 +33,14 @@ import (
 // nothing at the end (TestMain).
 //
 // CI runs the 200 cycles (contract.FullEnv); the edit loop makes a quick
-// pass of 10, and says so.
+// pass of 5, and says so. Every client gets an answer from each load of the
+// module before the next unload.
 func TestLifecycleTorture(t *testing.T) {
 	begin(t)
 	const clients = 4
 	cycles := 200
 	if os.Getenv(contract.FullEnv) == "" {
-		cycles = 10
+		cycles = 5
 		t.Logf("a quick pass of %d cycles; CI (CI=1) runs 200", cycles)
 	}
 	const params = "reply_interval_ms=20"
@@ -47,8 +49,9 @@ func TestLifecycleTorture(t *testing.T) {
 	require.NoError(t, err)
 
 	// Clients hold gate for reading while a socket is open. rmmod succeeds
-	// only when no socket of the protocol is open; when it keeps failing,
-	// the loader takes gate to let the clients' sockets drain.
+	// only when no socket of the protocol is open; when it keeps failing
+	// (20 tries, a millisecond apart), the loader takes gate to let the
+	// clients' sockets drain.
 	var gate sync.RWMutex
 	stop := make(chan struct{})
 	tallies := make([]tortureTally, clients)
@@ -87,7 +90,7 @@ func TestLifecycleTorture(t *testing.T) {
 				t.Fatalf("cycle %d: rmmod netl: %v", cycle, err)
 			}
 			switch tries {
-			case 50:
+			case 20:
 				gate.Lock() // the clients close their sockets
 				locked = true
 				drained++
@@ -104,12 +107,29 @@ func TestLifecycleTorture(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cycle %d: insmod netl.ko %s: %v", cycle, params, err)
 		}
+		// Every client talks to this load of the module before the
+		// next unload (or 2 s pass): unloads that come faster than
+		// the clients' sockets would test nothing.
+		var seen [clients]int64
+		for i := range tallies {
+			seen[i] = tallies[i].live.Load()
+		}
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			all := true
+			for i := range tallies {
+				all = all && tallies[i].live.Load() > seen[i]
+			}
+			if all {
+				break
+			}
+		}
 	}
 	stopClients()
 	took := time.Since(start)
 
 	var total tortureTally
-	for i, tl := range tallies {
+	for i := range tallies {
+		tl := &tallies[i]
 		assert.NotZero(t, tl.answered, "client %d got no answer in %d cycles", i, cycles)
 		total.ops += tl.ops
 		total.answered += tl.answered
@@ -137,6 +157,7 @@ func TestLifecycleTorture(t *testing.T) {
 // tortureTally is one client's record.
 type tortureTally struct {
 	ops, answered int
+	live          atomic.Int64 // answered, for the loader to watch
 	errs          map[string]int // clean errors by errno
 	bad           []string       // timeouts and unexpected errors
 }
@@ -214,6 +235,7 @@ func (tl *tortureTally) note(op string, err error) {
 	switch {
 	case err == nil:
 		tl.answered++
+		tl.live.Add(1)
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, unix.EAGAIN):
 		tl.bad = append(tl.bad, fmt.Sprintf("%s: no answer within 5 s: %v", op, err))
 	case errors.As(err, &errno) && (errno == unix.EPROTONOSUPPORT || errno == unix.ECONNREFUSED ||
