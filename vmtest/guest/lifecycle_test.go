@@ -157,7 +157,7 @@ func TestLifecycleTorture(t *testing.T) {
 // tortureTally is one client's record.
 type tortureTally struct {
 	ops, answered int
-	live          atomic.Int64 // answered, for the loader to watch
+	live          atomic.Int64   // answered, for the loader to watch
 	errs          map[string]int // clean errors by errno
 	bad           []string       // timeouts and unexpected errors
 }
