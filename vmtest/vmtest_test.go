@@ -2,7 +2,6 @@ package vmtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/netl-dev/netl/internal/claims"
 	"github.com/netl-dev/netl/internal/harness"
-	"github.com/netl-dev/netl/internal/kernel"
 )
 
 // TestGuest boots the kernel named by $NETL_KERNEL (default 6.12) with
@@ -201,37 +199,11 @@ func flavourName(res *harness.Result) string {
 	return res.Series
 }
 
-// prepare builds or finds the kernel, module and initramfs. Without QEMU
-// or the build tools it skips on a laptop, saying why, and fails in CI: a
-// VM test never silently skips there.
+// prepare builds or finds the kernel, module and initramfs
+// (harness.PrepareForTest).
 func prepare(t *testing.T, opts harness.Options) *harness.Session {
 	t.Helper()
-	if opts.Series == "" {
-		opts.Series = os.Getenv("NETL_KERNEL")
-	}
-	if opts.Series == "" {
-		opts.Series = kernel.DefaultSeries
-	}
-	if opts.KernelSrc == "" {
-		opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
-	}
-	opts.Debug = opts.Debug || os.Getenv("NETL_DEBUG") != ""
-	opts.Append = append(opts.Append, strings.Fields(os.Getenv("NETL_APPEND"))...)
-	opts.Progress = progressWriter()
-	s, err := harness.Prepare(opts)
-	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
-		t.Skipf("VM tests need host packages (set CI=1 to make this a failure): %v", err)
-	}
-	require.NoError(t, err)
-	return s
+	return harness.PrepareForTest(t, opts)
 }
 
-// progressWriter is the terminal when there is one: `go test` holds a
-// package's output until it ends, and a first run builds a kernel for
-// minutes.
-func progressWriter() io.Writer {
-	if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		return f
-	}
-	return os.Stderr
-}
+func progressWriter() io.Writer { return harness.ProgressWriter() }

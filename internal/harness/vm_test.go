@@ -3,7 +3,6 @@ package harness_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,30 +30,11 @@ import (
 // in the module developer's go test ./vmtest/.... Their names start with
 // TestVM, so that a job without QEMU can leave them out (-skip '^TestVM').
 
-// prepare builds or finds the default kernel ($NETL_KERNEL, $NETL_DEBUG)
-// and the module. Without QEMU or the build tools it skips on a laptop,
-// saying why, and fails in CI.
+// prepare builds or finds the default kernel and the module
+// (harness.PrepareForTest).
 func prepare(t *testing.T, opts harness.Options) *harness.Session {
 	t.Helper()
-	if opts.Series = os.Getenv("NETL_KERNEL"); opts.Series == "" {
-		opts.Series = kernel.DefaultSeries
-	}
-	opts.KernelSrc = os.Getenv("NETL_KERNEL_SRC")
-	opts.Debug = os.Getenv("NETL_DEBUG") != ""
-	opts.Append = append(opts.Append, strings.Fields(os.Getenv("NETL_APPEND"))...)
-	// The terminal when there is one: go test holds a package's output
-	// until it ends, and a first run builds a kernel for minutes.
-	opts.Progress = os.Stderr
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		t.Cleanup(func() { tty.Close() })
-		opts.Progress = tty
-	}
-	s, err := harness.Prepare(opts)
-	if errors.Is(err, harness.ErrMissingDeps) && os.Getenv("CI") == "" {
-		t.Skipf("VM tests need host packages (set CI=1 to make this a failure): %v", err)
-	}
-	require.NoError(t, err)
-	return s
+	return harness.PrepareForTest(t, opts)
 }
 
 func TestVMRunReportsExitStatus(t *testing.T) {

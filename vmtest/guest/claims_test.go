@@ -165,13 +165,23 @@ func threadState(t *testing.T, tid int) string {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
 	require.NoError(t, err)
+	st := statState(data)
+	require.NotEmpty(t, st, "no state in /proc/self/task/%d/stat", tid)
+	return st
+}
+
+// statState is the state letter of a /proc stat file, "" if it has none:
+// "tid (comm) S ...", the state after the last ')'.
+func statState(data []byte) string {
 	s := string(data)
-	// "tid (comm) S ...": the state follows the last ')'.
 	i := strings.LastIndexByte(s, ')')
-	require.Greater(t, i, 0)
-	f := strings.Fields(s[i+1:])
-	require.NotEmpty(t, f)
-	return f[0]
+	if i < 0 {
+		return ""
+	}
+	if f := strings.Fields(s[i+1:]); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // C4: kernel-to-user delivery is asynchronous: replies queue on the socket
@@ -222,9 +232,7 @@ func TestClaimC5NlmsgPIDUnchecked(t *testing.T) {
 	require.Contains(t, seen, "(nlmsg_pid 600,", "the module received the header's nlmsg_pid unchanged")
 	_, err := sender.Receive()
 	require.NoError(t, err, "netl.ko answers the true sender")
-	require.NoError(t, victim.SetReceiveTimeout(200*time.Millisecond))
-	_, err = victim.Receive()
-	require.ErrorIs(t, err, unix.EAGAIN, "the port named in nlmsg_pid gets nothing")
+	assertNothing(t, victim, 200*time.Millisecond, "the port named in nlmsg_pid")
 	claim(t, "C5", "holds", "port 500 sent nlmsg_pid=600 (a live socket); the module logged %q; it replied to NETLINK_CB portid 500, port 600 got nothing", strings.TrimSpace(seen))
 }
 
@@ -434,14 +442,10 @@ func runHelper(spec string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		var b []byte
-		for i := 0; i < port; i++ {
-			m, err := netlink.SeedRequest(0, "flood").MarshalBinary()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			b = append(b, m...)
+		b, err := seedRequests(port, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 		fmt.Println("ready")
 		if err := c.SendRaw(b, 0); err != nil {
@@ -689,6 +693,38 @@ func followKmsg(t *testing.T) *kmsgFollower {
 // find waits for a kernel log message containing substr and returns it.
 func (k *kmsgFollower) find(t *testing.T, substr string, timeout time.Duration) string {
 	t.Helper()
+	found := ""
+	k.each(t, timeout, func(msg string) bool {
+		if strings.Contains(msg, substr) {
+			found = msg
+			return false
+		}
+		return true
+	})
+	if found == "" {
+		t.Fatalf("the kernel logged no %q within %s", substr, timeout)
+	}
+	return found
+}
+
+// all returns every kernel log message containing substr logged within
+// window.
+func (k *kmsgFollower) all(t *testing.T, substr string, window time.Duration) []string {
+	t.Helper()
+	var found []string
+	k.each(t, window, func(msg string) bool {
+		if strings.Contains(msg, substr) {
+			found = append(found, msg)
+		}
+		return true
+	})
+	return found
+}
+
+// each hands fn every kernel log message, without its record header,
+// until fn returns false or timeout passes.
+func (k *kmsgFollower) each(t *testing.T, timeout time.Duration, fn func(msg string) bool) {
+	t.Helper()
 	buf := make([]byte, 8192)
 	// The file is in Go's poller (O_NONBLOCK, and /dev/kmsg polls): a
 	// read waits for a record, up to the deadline.
@@ -696,17 +732,15 @@ func (k *kmsgFollower) find(t *testing.T, substr string, timeout time.Duration) 
 	for {
 		n, err := k.f.Read(buf) // one record per read
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
+			return
 		}
 		if errors.Is(err, unix.EPIPE) {
 			continue // records overwritten before this reader got them
 		}
 		require.NoError(t, err)
 		// "prio,seq,usec,flags;message"
-		if _, msg, ok := strings.Cut(string(buf[:n]), ";"); ok && strings.Contains(msg, substr) {
-			return strings.TrimRight(msg, "\n")
+		if _, msg, ok := strings.Cut(string(buf[:n]), ";"); ok && !fn(strings.TrimRight(msg, "\n")) {
+			return
 		}
 	}
-	t.Fatalf("the kernel logged no %q within %s", substr, timeout)
-	return ""
 }

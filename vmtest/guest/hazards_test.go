@@ -4,6 +4,7 @@ package guest
 
 import (
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -51,9 +52,7 @@ func TestPortZeroHazards(t *testing.T) {
 		require.NoError(t, liar.Send(m))
 		_, err := liar.Receive()
 		require.NoError(t, err, "the true sender gets the reply")
-		require.NoError(t, victim.SetReceiveTimeout(200*time.Millisecond))
-		_, err = victim.Receive()
-		require.ErrorIs(t, err, unix.EAGAIN, "the spoofed port gets nothing")
+		assertNothing(t, victim, 200*time.Millisecond, "the spoofed port")
 		assertHealthy(t)
 	})
 }
@@ -65,14 +64,8 @@ func TestReceiveBufferOverrun(t *testing.T) {
 	beginParallel(t)
 	conns, _ := dialInNewNetns(t, &netlink.Config{}, &netlink.Config{})
 	c, counter := conns[0], conns[1]
-	stats := func(t *testing.T) netlink.Stats {
-		t.Helper()
-		st, err := counter.Stats()
-		require.NoError(t, err)
-		return st
-	}
 	require.NoError(t, c.SetReceiveBuffer(4096)) // the kernel doubles it and keeps a floor
-	before := stats(t)
+	before := statsOf(t, counter)
 	// Each reply carries 1 KiB: 100 of them cannot fit.
 	_, err := c.Request(netlink.Message{
 		Header: netlink.Header{Type: netlink.TypeEcho, Flags: netlink.Request},
@@ -85,7 +78,7 @@ func TestReceiveBufferOverrun(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, netlink.ErrOverrun)
 	assert.ErrorIs(t, err, unix.ENOBUFS)
-	after := stats(t)
+	after := statsOf(t, counter)
 	assert.Greater(t, after.TxDrops, before.TxDrops, "the module counted the replies it could not queue")
 }
 
@@ -113,12 +106,6 @@ func TestMalformedInput(t *testing.T) {
 	beginParallel(t)
 	conns, _ := dialInNewNetns(t, &netlink.Config{}, &netlink.Config{}, &netlink.Config{})
 	c, drain, counter := conns[0], conns[1], conns[2]
-	stats := func(t *testing.T) netlink.Stats {
-		t.Helper()
-		st, err := counter.Stats()
-		require.NoError(t, err)
-		return st
-	}
 	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
 	hdr := func(length uint32, typ netlink.HeaderType, flags netlink.HeaderFlags, payload []byte) []byte {
 		b, err := netlink.Message{Header: netlink.Header{Length: 16 + uint32(len(payload)), Type: typ, Flags: flags, Sequence: 77}, Data: payload}.MarshalBinary()
@@ -149,7 +136,7 @@ func TestMalformedInput(t *testing.T) {
 		{"unknown type", hdr(16, netlink.MinType+0x30, req, nil), unix.EOPNOTSUPP, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := stats(t).RxMalformed
+			before := statsOf(t, counter).RxMalformed
 			require.NoError(t, c.SendRaw(tc.bytes, 0))
 			_, err := c.Receive()
 			require.ErrorIs(t, err, tc.errno)
@@ -157,7 +144,7 @@ func TestMalformedInput(t *testing.T) {
 			if tc.malformed {
 				want++
 			}
-			assert.Equal(t, want, stats(t).RxMalformed, "malformed counter")
+			assert.Equal(t, want, statsOf(t, counter).RxMalformed, "malformed counter")
 		})
 	}
 	// An empty datagram: every pinned kernel refuses it in
@@ -167,7 +154,7 @@ func TestMalformedInput(t *testing.T) {
 	// A bounded random-bytes loop with a fixed seed, so a failure replays.
 	rng := rand.New(rand.NewSource(25))
 	buf := make([]byte, 1<<16)
-	beforeRandom := stats(t).RxMalformed
+	beforeRandom := statsOf(t, counter).RxMalformed
 	for i := 0; i < 2000; i++ {
 		b := make([]byte, 1+rng.Intn(96))
 		rng.Read(b)
@@ -182,7 +169,7 @@ func TestMalformedInput(t *testing.T) {
 			}
 		}
 	}
-	assert.Greater(t, stats(t).RxMalformed, beforeRandom, "malformed random messages counted")
+	assert.Greater(t, statsOf(t, counter).RxMalformed, beforeRandom, "malformed random messages counted")
 	replies, err := counter.Echo(netlink.EchoRequest{Count: 1, Data: []byte("ping")})
 	require.NoError(t, err, "the module answers an echo in the namespace")
 	require.Len(t, replies, 1)
@@ -210,15 +197,32 @@ func TestPrivilegedOperations(t *testing.T) {
 	require.NoError(t, c.Notify(netlink.NotifyRequest{PortID: 1, DelayMS: 0, Data: []byte("root may")}))
 }
 
+// stats reads the initial namespace's counters through a socket of its own.
 func stats(t *testing.T) netlink.Stats {
 	t.Helper()
 	c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{})
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+	return statsOf(t, c)
+}
+
+// statsOf reads the counters of c's namespace.
+func statsOf(t *testing.T, c *netlink.Conn) netlink.Stats {
+	t.Helper()
 	st, err := c.Stats()
 	require.NoError(t, err)
 	return st
+}
+
+// assertNothing checks that nothing arrives on c within d, and leaves c
+// with the 5 s timeout dial gave it.
+func assertNothing(t *testing.T, c *netlink.Conn, d time.Duration, format string, args ...any) {
+	t.Helper()
+	require.NoError(t, c.SetReceiveTimeout(d))
+	msgs, err := c.Receive()
+	assert.ErrorIs(t, err, unix.EAGAIN, "%s: got %v", fmt.Sprintf(format, args...), msgs)
+	require.NoError(t, c.SetReceiveTimeout(5*time.Second))
 }
 
 func mustMarshal(t *testing.T, m interface{ MarshalBinary() ([]byte, error) }) []byte {

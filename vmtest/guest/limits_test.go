@@ -40,14 +40,25 @@ func setParam(t *testing.T, name, value string) {
 // n, with flags.
 func seedDatagram(t *testing.T, n int, flags netlink.HeaderFlags) []byte {
 	t.Helper()
+	b, err := seedRequests(n, flags)
+	require.NoError(t, err)
+	return b
+}
+
+// seedRequests is seedDatagram for a helper process, which has no t.
+func seedRequests(n int, flags netlink.HeaderFlags) ([]byte, error) {
 	var b []byte
 	for i := 1; i <= n; i++ {
 		m := netlink.SeedRequest(0, fmt.Sprintf("message %d", i))
 		m.Header.Flags = flags
 		m.Header.Sequence = uint32(i)
-		b = append(b, mustMarshal(t, m)...)
+		data, err := m.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, data...)
 	}
-	return b
+	return b, nil
 }
 
 // drain reads every datagram queued on c, until none comes for quiet, and
@@ -122,9 +133,8 @@ func TestKilledSenderStopsItsDatagram(t *testing.T) {
 	t.Logf("SIGKILL ended the sender %s after it; the module handled %d of the datagram's %d messages", took.Round(time.Millisecond), handled, messages)
 }
 
-// processState reads a process's state letter (of its main thread) from
-// /proc; for a single-threaded C-like sender such as the helper, the
-// sendmsg thread is any of its threads, so the first in D is reported.
+// processState is the state letter of a process's threads from /proc: "D"
+// if any thread is in D (the one in sendmsg), else the last one read.
 func processState(t *testing.T, pid int) string {
 	t.Helper()
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
@@ -135,12 +145,10 @@ func processState(t *testing.T, pid int) string {
 		if err != nil {
 			continue // the thread ended
 		}
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if f := strings.Fields(s[i+1:]); len(f) > 0 {
-			state = f[0]
-			if state == "D" {
-				return state
+		if st := statState(data); st != "" {
+			state = st
+			if st == "D" {
+				return st
 			}
 		}
 	}
@@ -216,13 +224,17 @@ func TestNotificationCancelledWithItsSocket(t *testing.T) {
 	// TestBindConflict).
 	begin(t)
 	const port = 4300
+	// One the socket asked for itself, and one root addressed to its
+	// port from another socket: only the NETLINK_URELEASE notifier
+	// cancels the second (the first also holds its socket, and a dead
+	// socket's is never sent).
 	first := dial(t, &netlink.Config{PID: port})
 	require.NoError(t, first.Notify(netlink.NotifyRequest{DelayMS: 300, Data: []byte("for the first socket")}))
+	root := dial(t, &netlink.Config{})
+	require.NoError(t, root.Notify(netlink.NotifyRequest{PortID: port, DelayMS: 300, Data: []byte("to port 4300, for the first socket")}))
 	require.NoError(t, first.Close())
 	next := dial(t, &netlink.Config{PID: port})
-	require.NoError(t, next.SetReceiveTimeout(time.Second))
-	msgs, err := next.Receive()
-	require.ErrorIs(t, err, unix.EAGAIN, "the next socket on port %d received %v", port, msgs)
+	assertNothing(t, next, time.Second, "the next socket on port %d", port)
 }
 
 // A seed request's payload reaches the kernel log escaped, and a flood of
@@ -265,28 +277,6 @@ func TestSeedLogEscapedAndRateLimited(t *testing.T) {
 	assert.Contains(t, rec, `line one\x5cnnetl: forged line`, "the newline, escaped by the module")
 	assert.LessOrEqual(t, len(recs)-1, 9, "lines logged for %d seed requests, in the second that logged one line before them", flood)
 	t.Logf("a seed request, then %d more in one datagram, within %s: %d lines logged", flood, took.Round(time.Millisecond), len(recs))
-}
-
-// all returns every kernel log message containing substr logged within
-// window.
-func (k *kmsgFollower) all(t *testing.T, substr string, window time.Duration) []string {
-	t.Helper()
-	var found []string
-	buf := make([]byte, 8192)
-	require.NoError(t, k.f.SetReadDeadline(time.Now().Add(window)))
-	for {
-		n, err := k.f.Read(buf)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return found
-		}
-		if errors.Is(err, unix.EPIPE) {
-			continue
-		}
-		require.NoError(t, err)
-		if _, msg, ok := strings.Cut(string(buf[:n]), ";"); ok && strings.Contains(msg, substr) {
-			found = append(found, strings.TrimRight(msg, "\n"))
-		}
-	}
 }
 
 // An echo carries at most EchoMaxData bytes. Before: any payload a
