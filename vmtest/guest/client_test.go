@@ -35,6 +35,7 @@ func TestClientPackagesAgainstModule(t *testing.T) {
 			continue
 		}
 		t.Run(strings.TrimSuffix(filepath.Base(bin), ".test"), func(t *testing.T) {
+			t.Parallel()
 			cmd := exec.Command(bin, "-test.run", "AgainstModule$", "-test.v", "-test.count=1", "-test.timeout=2m")
 			cmd.Dir = "/"
 			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
