@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	netl "github.com/netl-dev/netl"
 	"github.com/netl-dev/netl/initramfs"
 	"github.com/netl-dev/netl/internal/kernel"
 	"github.com/netl-dev/netl/internal/splat"
@@ -106,7 +105,7 @@ func Prepare(opts Options) (*Session, error) {
 	t = time.Now()
 	switch m := opts.Module; {
 	case m == "netl":
-		if s.Module, err = kernel.BuildModule(s.Kernel, netl.Module, "kmod", "netl", opts.Progress); err != nil {
+		if s.Module, err = kernel.BuildModule(s.Kernel, os.DirFS(root), "kmod", "netl", opts.Progress); err != nil {
 			return nil, err
 		}
 	case modName != "":

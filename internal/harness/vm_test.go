@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	netl "github.com/netl-dev/netl"
 	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
@@ -166,8 +165,7 @@ func TestVMWerrorIsOptIn(t *testing.T) {
 	// newer compiler's new warning succeeds, and the harness's (W=1,
 	// NETL_WERROR=y) fails on the same warning.
 	s := prepare(t, harness.Options{Module: "none"})
-	src, err := fs.Sub(netl.Module, "kmod")
-	require.NoError(t, err)
+	src := os.DirFS(filepath.Join(s.Root, "kmod"))
 	files := fstest.MapFS{}
 	for _, name := range []string{"Kbuild", "netl.c", "netl_proto.h", "netl_compat.h"} {
 		data, err := fs.ReadFile(src, name)
@@ -176,7 +174,7 @@ func TestVMWerrorIsOptIn(t *testing.T) {
 	}
 	// A warning every compiler gives: an unused static function.
 	files["m/netl.c"].Data = append(files["m/netl.c"].Data, []byte("\nstatic void netl_unused_for_a_test(void) {}\n")...)
-	_, err = kernel.BuildModule(s.Kernel, files, "m", "netl", nil)
+	_, err := kernel.BuildModule(s.Kernel, files, "m", "netl", nil)
 	require.Error(t, err, "the harness's build stops on the warning")
 	assert.Contains(t, err.Error(), "netl_unused_for_a_test")
 
