@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,29 +26,17 @@ import (
 // -timeout bounds the guest's own timeout, so that the guest says which
 // test hung before go test gives up on the package.
 func TestGuest(t *testing.T) {
-	// The guest test binaries build beside the kernel, module and
-	// initramfs: after an edit to netl.c both have work to do.
-	type built struct {
-		suite harness.Suite
-		err   error
-	}
-	ch := make(chan built, 1)
+	// The guest test binaries and the module build while the guest
+	// boots (BootEarly): after an edit to netl.c the boot hides most of
+	// the module's build.
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
 	dir := t.TempDir()
-	go func() {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			ch <- built{err: err}
-			return
-		}
-		suite, err := harness.BuildGuestTests(root, dir)
-		ch <- built{suite, err}
-	}()
-	wait := sync.OnceValue(func() built { return <-ch })
-	t.Cleanup(func() { wait() }) // before dir goes, however the test ends
-	s := prepare(t, harness.Options{})
-	b := wait()
-	require.NoError(t, b.err)
-	suite := b.suite
+	suite, build, err := harness.GuestTests(root, dir)
+	require.NoError(t, err)
+	go build()
+	t.Cleanup(func() { build() }) // before dir goes, however the test ends
+	s := prepare(t, harness.Options{BootEarly: true})
 	suite.Run, suite.Skip = GuestPattern(testFlag("test.run")), GuestPattern(testFlag("test.skip"))
 	suite.Bench, suite.Short = testFlag("test.bench"), testing.Short()
 	suite.Full = os.Getenv("CI") != ""
@@ -62,7 +49,7 @@ func TestGuest(t *testing.T) {
 		flavour += "-debug"
 	}
 	logPath := filepath.Join(s.Cache, "logs", fmt.Sprintf("vmtest-%s.console.log", flavour))
-	res, err := s.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: logPath})
+	res, err := s.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: logPath, Build: build})
 	if res == nil {
 		require.NoError(t, err, "the harness could not run the guest")
 	}

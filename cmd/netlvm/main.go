@@ -238,7 +238,8 @@ func runCmd(args []string, shell bool) (int, error) {
 		*timeout = 24 * time.Hour
 	}
 	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Debug: *debug, Module: *module,
-		ModParams: *params, Timeout: *timeout, Append: strings.Fields(*appendArgs), Progress: os.Stderr})
+		ModParams: *params, Timeout: *timeout, Append: strings.Fields(*appendArgs), Progress: os.Stderr,
+		BootEarly: !shell}) // the module builds while the guest boots
 	if err != nil {
 		return 1, err
 	}

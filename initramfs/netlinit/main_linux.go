@@ -90,6 +90,15 @@ func run() (st contract.Status) {
 	// Read again however the run ends: a taint the module's load or the
 	// program left is a failure even when the kernel printed nothing.
 	defer func() { st.TaintedAfter = tainted() }()
+	if spec.WaitForHost {
+		st.Stage = contract.StageWait
+		wait := time.Now()
+		if err := waitForHost(); err != nil {
+			st.Error = err.Error()
+			return st
+		}
+		st.WaitSeconds = time.Since(wait).Seconds()
+	}
 	st.Stage = contract.StageModule
 	if spec.Module != "" {
 		if err := loadModule(filepath.Join(contract.ShareDir, spec.Module), spec.ModParams); err != nil {
@@ -149,6 +158,34 @@ func run() (st contract.Status) {
 	}
 	st.Stage = contract.StageDone
 	return st
+}
+
+// waitForHost asks the host for the module and the program it is still
+// building (contract.WaitMark) and reads the console until it answers. A
+// byte at a time: what follows the answer is the program's standard input.
+func waitForHost() error {
+	if err := contract.Kmsg(contract.WaitMark); err != nil {
+		return fmt.Errorf("asking the host for its builds: %v", err)
+	}
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := os.Stdin.Read(b)
+		if err != nil {
+			return fmt.Errorf("waiting for the host's builds on the console: %v", err)
+		}
+		if n == 0 {
+			continue
+		}
+		if b[0] != '\n' && b[0] != '\r' {
+			line = append(line, b[0])
+			continue
+		}
+		if strings.TrimSpace(string(line)) == contract.ReadyLine {
+			return nil
+		}
+		line = line[:0] // anything else typed on the console
+	}
 }
 
 // tainted reads the kernel's taint mask; all ones when it cannot, so that

@@ -78,11 +78,26 @@ type RunSpec struct {
 	// Stdout, when set, is a file in the share that receives the
 	// program's standard output instead of the console.
 	Stdout string `json:"stdout,omitempty"`
+	// WaitForHost: the host boots the guest while it still builds the
+	// module or the program, and puts them in the share afterwards. Init
+	// sets up, writes WaitMark to the kernel log and reads its console
+	// until the host answers ReadyLine; only then does it load the module.
+	WaitForHost bool `json:"wait_for_host,omitempty"`
 }
+
+// The handshake of RunSpec.WaitForHost. The guest asks through the kernel
+// log, whose lines reach the console whole, and the host answers on the
+// console's input, which the guest's init holds open from the start (so
+// that no byte is lost to a serial port nobody has opened).
+const (
+	WaitMark  = "netl-init: waiting for the host's builds"
+	ReadyLine = "netl-ready"
+)
 
 // Stages of a run, in order; Status.Stage is the one the run stopped in.
 const (
 	StageSetup   = "setup"   // share, run.json, console level, loopback
+	StageWait    = "wait"    // waiting for the host's builds (RunSpec.WaitForHost)
 	StageModule  = "module"  // loading the module
 	StageProgram = "program" // running the program
 	StageDone    = "done"    // the program ran to its end (any exit status)
@@ -103,9 +118,10 @@ type Status struct {
 	TaintedBefore uint64 `json:"tainted_before"`
 	TaintedAfter  uint64 `json:"tainted_after"`
 	// BootSeconds is the guest's uptime when init started the run,
-	// ClockSeconds how long init waited for high-resolution timers (see
+	// WaitSeconds how long init waited for the host's builds, ClockSeconds how long init waited for high-resolution timers (see
 	// netlinit's waitForHighRes), and ProgramSeconds how long the program ran.
 	BootSeconds    float64 `json:"boot_seconds"`
+	WaitSeconds    float64 `json:"wait_seconds,omitempty"` // RunSpec.WaitForHost
 	ClockSeconds   float64 `json:"clock_seconds"`
 	ProgramSeconds float64 `json:"program_seconds"`
 }

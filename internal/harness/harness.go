@@ -35,6 +35,12 @@ type Options struct {
 	// Allow lists kernel reports that do not fail a run, each with its
 	// reason; empty, every report counts.
 	Allow []splat.Allow
+	// BootEarly: Prepare starts the module's build and returns, and Run
+	// boots the guest beside it; the guest's init waits for the module
+	// (contract.RunSpec.WaitForHost). The edit loop's build then costs only
+	// what the boot does not hide. Session.Module is set once WaitModule
+	// returns.
+	BootEarly bool
 }
 
 // Session is a prepared kernel, module and initramfs.
@@ -48,6 +54,20 @@ type Session struct {
 	// Prepared holds the wall times of Prepare's steps (kernel, module,
 	// initramfs); every Result starts from them.
 	Prepared Phases
+
+	moduleName  string        // the .ko's file name, known before it is built
+	moduleBuilt chan struct{} // closed when a BootEarly build ended
+	moduleErr   error
+}
+
+// WaitModule waits for the module's build (Options.BootEarly) and returns
+// its error; at once without BootEarly, where Prepare built it.
+func (s *Session) WaitModule() error {
+	if s.moduleBuilt == nil {
+		return nil
+	}
+	<-s.moduleBuilt
+	return s.moduleErr
 }
 
 // Prepare makes sure everything a run needs exists, building what the
@@ -102,20 +122,38 @@ func Prepare(opts Options) (*Session, error) {
 	}
 	s.Prepared.Kernel = time.Since(t)
 
-	t = time.Now()
+	var build func() (string, error)
 	switch m := opts.Module; {
 	case m == "netl":
-		if s.Module, err = kernel.BuildModule(s.Kernel, os.DirFS(root), "kmod", "netl", opts.Progress); err != nil {
-			return nil, err
+		s.moduleName = "netl.ko"
+		build = func() (string, error) {
+			return kernel.BuildModule(s.Kernel, os.DirFS(root), "kmod", "netl", opts.Progress)
 		}
 	case modName != "":
-		if s.Module, err = kernel.BuildModule(s.Kernel, os.DirFS(m), ".", modName, opts.Progress); err != nil {
-			return nil, err
+		s.moduleName = modName + ".ko"
+		build = func() (string, error) {
+			return kernel.BuildModule(s.Kernel, os.DirFS(m), ".", modName, opts.Progress)
 		}
 	case m != "none":
 		s.Module, _ = filepath.Abs(m)
+		s.moduleName = filepath.Base(s.Module)
 	}
-	s.Prepared.Module = time.Since(t)
+	switch {
+	case build != nil && opts.BootEarly:
+		s.moduleBuilt = make(chan struct{})
+		go func() {
+			defer close(s.moduleBuilt)
+			t := time.Now()
+			s.Module, s.moduleErr = build()
+			s.Prepared.Module = time.Since(t)
+		}()
+	case build != nil:
+		t := time.Now()
+		if s.Module, err = build(); err != nil {
+			return nil, err
+		}
+		s.Prepared.Module = time.Since(t)
+	}
 
 	t = time.Now()
 	if s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress); err != nil {

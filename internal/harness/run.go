@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netl-dev/netl/internal/contract"
@@ -33,6 +34,9 @@ type Run struct {
 	// Files are other host files the program needs, copied beside it
 	// into the share's bin/ (contract.GuestPath("bin/NAME") in the guest).
 	Files []string
+	// Build, when set, makes Program and Files. With Options.BootEarly it
+	// runs beside the boot, as the module's build does; otherwise first.
+	Build func() error
 	// Share is the host directory shared with the guest; a temporary one
 	// when empty.
 	Share       string
@@ -47,6 +51,7 @@ type Run struct {
 type Phases struct {
 	Kernel, Module, Initramfs time.Duration
 	Boot                      time.Duration // kernel start to netl's init (guest uptime)
+	Wait                      time.Duration // init waiting for the host's builds (Options.BootEarly)
 	Clock                     time.Duration // init waiting for high-resolution timers
 	Program                   time.Duration // the program in the guest
 	VM                        time.Duration // QEMU start to exit; the rest is firmware, module load and the final reset
@@ -54,8 +59,12 @@ type Phases struct {
 
 func (p Phases) String() string {
 	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s + clock settle %s + program %s + firmware/modload/reset %s",
-		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), r(p.Clock), r(p.Program), r(p.VM-p.Boot-p.Clock-p.Program))
+	wait := ""
+	if p.Wait > 0 {
+		wait = fmt.Sprintf(" + waiting for the module %s", r(p.Wait))
+	}
+	return fmt.Sprintf("kernel %s, module %s, initramfs %s | vm %s = boot to init %s%s + clock settle %s + program %s + firmware/modload/reset %s",
+		r(p.Kernel), r(p.Module), r(p.Initramfs), r(p.VM), r(p.Boot), wait, r(p.Clock), r(p.Program), r(p.VM-p.Boot-p.Wait-p.Clock-p.Program))
 }
 
 // Result is everything one run observed. Every caller (go test
@@ -228,39 +237,42 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		spec.Args = append([]string{"-test.v=test2json"}, spec.Args...)
 		spec.Stdout = "program.out"
 	}
-	if s.Module != "" {
-		spec.Module = filepath.Base(s.Module)
+	if s.moduleName != "" {
+		spec.Module = s.moduleName
 		// Programs that unload and load the module again find it here.
 		spec.Env = append(spec.Env, contract.ModuleEnv+"="+contract.GuestPath(spec.Module))
-		if err := copyFile(s.Module, filepath.Join(share, spec.Module), 0o644); err != nil {
-			return nil, err
-		}
 	}
-	if r.Guest {
-		spec.Program = r.Program
-	} else {
-		st, err := os.Stat(r.Program)
-		if err != nil {
-			return nil, fmt.Errorf("program: %w", err)
-		}
-		if st.IsDir() {
-			return nil, fmt.Errorf("program %s is a directory", r.Program)
-		}
+	spec.Program = r.Program
+	if !r.Guest {
 		spec.Program = "bin/" + filepath.Base(r.Program)
-		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
-			return nil, err
-		}
-		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
-			return nil, err
-		}
 	}
-	for _, f := range r.Files {
-		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
-			return nil, err
+	// What the builds make goes into the share before the guest loads
+	// it: before the boot, or (BootEarly) while the guest waits.
+	stage := func() error {
+		if err := s.WaitModule(); err != nil {
+			return err
 		}
-		if err := copyFile(f, filepath.Join(share, "bin", filepath.Base(f)), 0o755); err != nil {
-			return nil, fmt.Errorf("file for the guest: %w", err)
+		if r.Build != nil {
+			if err := r.Build(); err != nil {
+				return err
+			}
 		}
+		return stageFiles(share, s.Module, spec, r)
+	}
+	var ready chan error
+	staged := make(chan error, 1)
+	stagedErr := sync.OnceValue(func() error { return <-staged })
+	if s.moduleBuilt != nil && !r.Interactive {
+		spec.WaitForHost = true
+		ready = make(chan error, 1)
+		go func() {
+			err := stage()
+			staged <- err
+			ready <- err
+		}()
+		defer stagedErr() // the share outlives the copies
+	} else if err := stage(); err != nil {
+		return nil, err
 	}
 	_ = os.Remove(filepath.Join(share, contract.StatusFile))
 	if err := contract.WriteSpec(share, spec); err != nil {
@@ -280,7 +292,15 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		Console:     r.Console,
 		Interactive: r.Interactive,
 		Append:      s.appendArgs(),
+		Ready:       ready,
 	})
+	if ready != nil {
+		// A build that failed is the answer, whatever the guest did
+		// meanwhile: it never got the module or the program.
+		if err := stagedErr(); err != nil {
+			return nil, err
+		}
+	}
 	if vres == nil {
 		return nil, vmErr // QEMU did not start
 	}
@@ -296,6 +316,7 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 	if st := res.Status; st != nil {
 		res.Phases.Program = seconds(st.ProgramSeconds)
 		res.Phases.Boot = seconds(st.BootSeconds)
+		res.Phases.Wait = seconds(st.WaitSeconds)
 		res.Phases.Clock = seconds(st.ClockSeconds)
 	}
 	res.ProgramStarted, res.ProgramLines = programLines(vres.Console)
@@ -335,6 +356,39 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		}
 	}
 	return res, vmErr
+}
+
+// stageFiles copies the module, the program and its files into the share.
+func stageFiles(share, module string, spec contract.RunSpec, r Run) error {
+	if module != "" {
+		if err := copyFile(module, filepath.Join(share, spec.Module), 0o644); err != nil {
+			return err
+		}
+	}
+	if !r.Guest {
+		st, err := os.Stat(r.Program)
+		if err != nil {
+			return fmt.Errorf("program: %w", err)
+		}
+		if st.IsDir() {
+			return fmt.Errorf("program %s is a directory", r.Program)
+		}
+		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
+			return err
+		}
+		if err := copyFile(r.Program, filepath.Join(share, spec.Program), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, f := range r.Files {
+		if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
+			return err
+		}
+		if err := copyFile(f, filepath.Join(share, "bin", filepath.Base(f)), 0o755); err != nil {
+			return fmt.Errorf("file for the guest: %w", err)
+		}
+	}
+	return nil
 }
 
 // programLines finds the program's start mark and the console lines after

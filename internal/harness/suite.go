@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -138,11 +139,23 @@ var ClientPackages = map[string]string{
 // BuildGuestTests compiles the guest suite and the client packages' tests
 // as static test binaries in dir, and returns the suite that runs them.
 func BuildGuestTests(root, dir string) (Suite, error) {
+	s, build, err := GuestTests(root, dir)
+	if err != nil {
+		return Suite{}, err
+	}
+	return s, build()
+}
+
+// GuestTests is BuildGuestTests in two steps: the suite, whose files are
+// not there yet, and the build that makes them (Run.Build), so that the
+// guest boots while they build.
+func GuestTests(root, dir string) (Suite, func() error, error) {
 	s := Suite{Binary: filepath.Join(dir, "guest.test")}
 	// The builds are independent and each mostly waits on a link: run
 	// side by side, they cost the edit loop about one instead of four.
 	var g errgroup.Group
-	g.Go(func() error {
+	var steps []func() error
+	steps = append(steps, func() error {
 		if err := gobuild.Static(root, "test", "-c", "-tags", "netlguest", "-o", s.Binary, GuestPackage); err != nil {
 			return fmt.Errorf("building the guest tests: %w", err)
 		}
@@ -151,7 +164,7 @@ func BuildGuestTests(root, dir string) (Suite, error) {
 	for name, pkg := range ClientPackages {
 		bin := filepath.Join(dir, name)
 		s.Extra = append(s.Extra, bin)
-		g.Go(func() error {
+		steps = append(steps, func() error {
 			if err := gobuild.Static(root, "test", "-c", "-o", bin, pkg); err != nil {
 				return fmt.Errorf("building %s's tests for the guest: %w", pkg, err)
 			}
@@ -161,12 +174,12 @@ func BuildGuestTests(root, dir string) (Suite, error) {
 	// The seed article's C user programs, as printed (TestSeedUserPrograms).
 	progs, err := filepath.Glob(filepath.Join(root, "vmtest", "guest", "testdata", "*.c"))
 	if err != nil {
-		return Suite{}, err
+		return Suite{}, nil, err
 	}
 	for _, src := range progs {
 		bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
 		s.Extra = append(s.Extra, bin)
-		g.Go(func() error {
+		steps = append(steps, func() error {
 			// -w: the article's code as printed has warnings; static: the
 			// initramfs has no C library.
 			if out, err := exec.Command("gcc", "-static", "-O2", "-w", "-o", bin, src).CombinedOutput(); err != nil {
@@ -175,11 +188,14 @@ func BuildGuestTests(root, dir string) (Suite, error) {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return Suite{}, err
-	}
 	sort.Strings(s.Extra)
-	return s, nil
+	build := sync.OnceValue(func() error {
+		for _, step := range steps {
+			g.Go(step)
+		}
+		return g.Wait()
+	})
+	return s, build, nil
 }
 
 // Suite is a run of the guest suite.

@@ -116,6 +116,38 @@ func TestVMModuleBuildFailureShowsCompiler(t *testing.T) {
 	assert.Contains(t, err.Error(), "undefined_thing")
 }
 
+func TestVMBootEarlyWaitsForTheBuilds(t *testing.T) {
+	// The guest boots while the host builds: init waits for the module
+	// and the program, and a build that fails ends the run with the
+	// compiler's output, not with a guest verdict.
+	s := prepare(t, harness.Options{Timeout: 2 * time.Minute, BootEarly: true})
+	script := filepath.Join(t.TempDir(), "lsmod.sh")
+	build := func() error {
+		time.Sleep(3 * time.Second) // longer than the boot to init
+		return os.WriteFile(script, []byte("#!/bin/sh\ncat /proc/modules\n"), 0o755)
+	}
+	var console bytes.Buffer
+	res, err := s.Run(context.Background(), harness.Run{Program: script, Build: build, Console: &console})
+	require.NoError(t, err)
+	require.NoError(t, s.WaitModule())
+	assert.Equal(t, 0, res.ExitCode())
+	assert.Regexp(t, `(?m)^netl \d+`, console.String(), "the module the host built meanwhile was loaded (/proc/modules)")
+	assert.Contains(t, console.String(), contract.WaitMark)
+	assert.Greater(t, res.Phases.Wait, time.Duration(0), "init waited for the program's build: %s", res.Phases)
+	assert.Contains(t, res.Phases.String(), "waiting for the module")
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := broken.o\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.c"), []byte("#include <linux/module.h>\nMODULE_LICENSE(\"GPL\");\nstatic int __init b(void) { return undefined_early; }\nmodule_init(b);\n"), 0o644))
+	broken := prepare(t, harness.Options{Timeout: 2 * time.Minute, BootEarly: true, Module: dir})
+	start := time.Now()
+	res, err = broken.Run(context.Background(), harness.Run{Program: "/bbin/true", Guest: true})
+	require.Error(t, err, "a module that does not build")
+	assert.Nil(t, res, "no guest verdict from a run whose module did not build")
+	assert.Contains(t, err.Error(), "undefined_early", "the compiler's output")
+	assert.Less(t, time.Since(start), time.Minute, "the guest is stopped at once, not at its timeout")
+}
+
 func TestVMRunReportsKernelReportsAndTaint(t *testing.T) {
 	s := prepare(t, harness.Options{Timeout: 2 * time.Minute})
 	// A WARNING-shaped line in the kernel log after the program started,

@@ -47,6 +47,12 @@ type Config struct {
 	Append []string
 	// Memory for the guest; "512M" when empty.
 	Memory string
+	// Ready, when set, answers the guest init's wait for the host's
+	// builds (contract.RunSpec.WaitForHost): when the guest asks
+	// (contract.WaitMark on the console) and Ready has said nil, the
+	// host answers contract.ReadyLine on the console. An error from Ready
+	// kills QEMU at once; Run then returns that error.
+	Ready <-chan error
 }
 
 // Result is what a run observed.
@@ -136,6 +142,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var console strings.Builder
 	var consoleMu sync.Mutex
+	asked := make(chan struct{})
+	var askOnce sync.Once
 	fns := []qemu.Fn{
 		// The binary alone: vmtest splits this string on spaces, and the
 		// arguments go through WithQEMUArgs, one word each.
@@ -148,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		qemu.WithAppendKernel(cmdline...),
 		qemu.WithVMTimeout(cfg.Timeout),
 		qemu.LogSerialByLine(func(line string) {
+			if cfg.Ready != nil && strings.Contains(line, contract.WaitMark) {
+				askOnce.Do(func() { close(asked) })
+			}
 			tail.add(line)
 			consoleMu.Lock()
 			console.WriteString(line)
@@ -181,7 +192,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Interactive {
 		go func() { _, _ = io.Copy(v.Console, os.Stdin) }()
 	}
+	exited := make(chan struct{})
+	var readyErr error
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		if cfg.Ready == nil {
+			return
+		}
+		select {
+		case readyErr = <-cfg.Ready:
+		case <-exited:
+			return
+		}
+		if readyErr != nil {
+			_ = v.Kill()
+			return
+		}
+		select {
+		case <-asked:
+			if _, err := v.Console.Send(contract.ReadyLine + "\n"); err != nil {
+				readyErr = fmt.Errorf("answering the guest's wait on the console: %w", err)
+				_ = v.Kill()
+			}
+		case <-exited:
+		}
+	}()
 	waitErr := v.Wait()
+	close(exited)
+	<-answered
 	res.Wall = time.Since(start)
 	res.Tail = tail.lines()
 	consoleMu.Lock()
@@ -194,6 +233,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// The console is the evidence for every verdict: a run whose log
 		// could not be kept is an error, never a clean console.
 		return res, fmt.Errorf("writing the console log %s: %w", cfg.ConsoleLog, logErr)
+	}
+	if readyErr != nil {
+		return res, readyErr // the host's builds failed: the guest tested nothing
 	}
 
 	if cfg.Share != "" {
