@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netl-dev/netl/internal/cache"
 	"github.com/netl-dev/netl/internal/floor"
 	"github.com/netl-dev/netl/internal/harness"
 	"github.com/netl-dev/netl/internal/kernel"
@@ -163,7 +164,7 @@ func editLoop(series string, i int) (time.Duration, time.Duration, error) {
 		fmt.Fprintf(os.Stderr, "netlvm: removing the bench comment an interrupted run left in %s\n", src)
 	}
 	edit := fmt.Appendf(slices.Clone(orig), "/* netlvm bench edit %d %d */\n", time.Now().UnixNano(), i)
-	if err := writeAtomic(src, edit); err != nil {
+	if err := cache.WriteFile(src, edit, 0o644); err != nil {
 		return 0, 0, err
 	}
 	defer func() {
@@ -172,7 +173,7 @@ func editLoop(series string, i int) (time.Duration, time.Duration, error) {
 			fmt.Fprintf(os.Stderr, "netlvm: %s changed during the bench: left as it is (remove the line \"/* netlvm bench edit ... */\" by hand)\n", src)
 			return
 		}
-		if err := writeAtomic(src, orig); err != nil {
+		if err := cache.WriteFile(src, orig, 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "netlvm: restoring %s: %v\n", src, err)
 		}
 	}()
@@ -205,28 +206,6 @@ func editLoop(series string, i int) (time.Duration, time.Duration, error) {
 		return 0, 0, fmt.Errorf("no guest test result in go test's output:\n%s", out)
 	}
 	return took, longest, nil
-}
-
-// writeAtomic replaces a file's contents at once: a reader, or a crash,
-// sees the old file or the new one, never a part.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func stat(d []time.Duration, pct int) string {

@@ -118,8 +118,9 @@ type Status struct {
 	TaintedBefore uint64 `json:"tainted_before"`
 	TaintedAfter  uint64 `json:"tainted_after"`
 	// BootSeconds is the guest's uptime when init started the run,
-	// WaitSeconds how long init waited for the host's builds, ClockSeconds how long init waited for high-resolution timers (see
-	// netlinit's waitForHighRes), and ProgramSeconds how long the program ran.
+	// WaitSeconds how long init waited for the host's builds, ClockSeconds
+	// how long it waited for high-resolution timers (see netlinit's
+	// waitForHighRes), and ProgramSeconds how long the program ran.
 	BootSeconds    float64 `json:"boot_seconds"`
 	WaitSeconds    float64 `json:"wait_seconds,omitempty"` // RunSpec.WaitForHost
 	ClockSeconds   float64 `json:"clock_seconds"`

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/netl-dev/netl/internal/kernel"
@@ -34,13 +35,13 @@ func EnvOptions(opts Options) Options {
 
 // ProgressWriter is the terminal when there is one: go test holds a
 // package's output until it ends, and a first run builds a kernel for
-// minutes.
-func ProgressWriter() io.Writer {
+// minutes. The terminal is opened once per process.
+var ProgressWriter = sync.OnceValue(func() io.Writer {
 	if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
 		return f
 	}
 	return os.Stderr
-}
+})
 
 // PrepareForTest is Prepare with EnvOptions for a Go test. Without QEMU or
 // the build tools it skips on a laptop, saying why, and fails in CI ($CI

@@ -23,19 +23,6 @@ import (
 // What one user can make netl.ko do is bounded (netl_proto.h, "Limits"):
 // each test here failed on the module before the bound existed.
 
-// setParam writes a module parameter for the length of the test.
-func setParam(t *testing.T, name, value string) {
-	t.Helper()
-	old := readParam(t, name)
-	p := "/sys/module/netl/parameters/" + name
-	require.NoError(t, os.WriteFile(p, []byte(value), 0), "setting %s=%s", name, value)
-	t.Cleanup(func() {
-		if err := os.WriteFile(p, []byte(old), 0); err != nil && moduleLoaded(t) {
-			t.Errorf("restoring %s=%s: %v", name, old, err)
-		}
-	})
-}
-
 // seedDatagram is n seed requests in one datagram, sequence numbers 1 to
 // n, with flags.
 func seedDatagram(t *testing.T, n int, flags netlink.HeaderFlags) []byte {
@@ -237,27 +224,6 @@ func TestNotificationCancelledWithItsSocket(t *testing.T) {
 	assertNothing(t, next, 500*time.Millisecond, "the next socket on port %#x", port)
 }
 
-// dialFreedPort binds a port whose socket the test has just closed. A
-// child that a parallel test forks holds a copy of every socket of the
-// process until its exec closes it (close-on-exec), and the port is bound
-// until then: a bind that finds it still in use tries again for a while.
-func dialFreedPort(t *testing.T, port uint32) *netlink.Conn {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: port})
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-			require.NoError(t, c.SetReceiveTimeout(5*time.Second))
-			return c
-		}
-		if !errors.Is(err, unix.EADDRINUSE) || time.Now().After(deadline) {
-			require.NoError(t, err, "bind port %#x after its socket closed", port)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // A seed request's payload reaches the kernel log escaped, and a flood of
 // requests is logged at most 10 lines a second. Before: up to 1 KiB of raw
 // user bytes per request, newlines and terminal escapes included, every
@@ -273,7 +239,12 @@ func TestSeedLogEscapedAndRateLimited(t *testing.T) {
 	for try := 1; ; try++ {
 		// A fresh rate-limit state: the module's is its own, made at
 		// load; this request opens its first window.
-		reloadModule(t, "")
+		if try == 1 {
+			reloadModule(t, "") // restores the module loaded by init afterwards
+		} else {
+			require.NoError(t, unloadModule(t), "rmmod netl")
+			require.NoError(t, loadModule(t, ""), "insmod netl.ko")
+		}
 		c := dial(t, &netlink.Config{PID: port})
 		start := time.Now()
 		require.NoError(t, c.Send(netlink.SeedRequest(port, "line one\nnetl: forged line\x1b[2J")))

@@ -70,6 +70,19 @@ func reloadModule(t *testing.T, params string) {
 	})
 }
 
+// setParam writes a module parameter for the length of the test.
+func setParam(t *testing.T, name, value string) {
+	t.Helper()
+	old := readParam(t, name)
+	p := "/sys/module/netl/parameters/" + name
+	require.NoError(t, os.WriteFile(p, []byte(value), 0), "setting %s=%s", name, value)
+	t.Cleanup(func() {
+		if err := os.WriteFile(p, []byte(old), 0); err != nil && moduleLoaded(t) {
+			t.Errorf("restoring %s=%s: %v", name, old, err)
+		}
+	})
+}
+
 func readParam(t *testing.T, name string) string {
 	t.Helper()
 	data, err := os.ReadFile("/sys/module/netl/parameters/" + name)

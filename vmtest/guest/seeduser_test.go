@@ -23,7 +23,8 @@ import (
 // line-buffered, as on the article's) and kills them once the replies are in.
 func TestSeedUserPrograms(t *testing.T) {
 	begin(t)
-	reloadModule(t, "reply_count=3 reply_interval_ms=20")
+	setParam(t, "reply_count", "3")
+	setParam(t, "reply_interval_ms", "20")
 	for _, name := range []string{"seed-user1", "seed-user2"} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(contract.GuestPath("bin/" + name))

@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -22,6 +23,27 @@ func dial(t *testing.T, cfg *netlink.Config) *netlink.Conn {
 	t.Cleanup(func() { c.Close() })
 	require.NoError(t, c.SetReceiveTimeout(5*time.Second))
 	return c
+}
+
+// dialFreedPort binds a port whose socket the test has just closed. A
+// child that a parallel test forks holds a copy of every socket of the
+// process until its exec closes it (close-on-exec), and the port is bound
+// until then: a bind that finds it still in use tries again for a while.
+func dialFreedPort(t *testing.T, port uint32) *netlink.Conn {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: port})
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+			return c
+		}
+		if !errors.Is(err, unix.EADDRINUSE) || time.Now().After(deadline) {
+			require.NoError(t, err, "bind port %#x after its socket closed", port)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // The seed's exchange as its user program does it: bind port 100, send
@@ -51,7 +73,7 @@ func TestSeedUnicast(t *testing.T) {
 // With reply_count=3 every reply is queued, in order, and no fourth comes.
 func TestSeedReplyCount(t *testing.T) {
 	begin(t)
-	reloadModule(t, "reply_count=3")
+	setParam(t, "reply_count", "3")
 	c := dial(t, &netlink.Config{PID: 0})
 	pid, err := c.PID()
 	require.NoError(t, err)
@@ -71,28 +93,24 @@ func TestSeedReplyCount(t *testing.T) {
 // C7: a second bind of the same port on one protocol fails with EADDRINUSE,
 // SO_REUSEADDR or not; the port is free again once the first socket closes.
 func TestBindConflict(t *testing.T) {
-	// Not parallel: a child process that a parallel test forks holds a
-	// copy of every socket until its exec closes it (close-on-exec), so
-	// a closed socket's port is not free at once while tests fork.
-	begin(t)
-	first, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 4242})
+	beginParallel(t)
+	const port = 0x400424 // above pid_max: see portC7
+	first, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: port})
 	require.NoError(t, err)
 
-	_, err = netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 4242})
-	assert.ErrorIs(t, err, unix.EADDRINUSE, "second bind to port 4242")
+	_, err = netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: port})
+	assert.ErrorIs(t, err, unix.EADDRINUSE, "second bind to port %#x", port)
 
 	// SO_REUSEADDR does not change that: set it before bind on a raw socket.
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, netlink.ProtocolTest)
 	require.NoError(t, err)
 	defer unix.Close(fd)
 	require.NoError(t, unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
-	err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: 4242})
+	err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port})
 	assert.ErrorIs(t, err, unix.EADDRINUSE, "bind with SO_REUSEADDR")
 
 	require.NoError(t, first.Close())
-	again, err := netlink.Dial(netlink.ProtocolTest, &netlink.Config{PID: 4242})
-	require.NoError(t, err, "port 4242 after the first socket closed")
-	require.NoError(t, again.Close())
+	dialFreedPort(t, port) // the port is free again once the socket is gone
 }
 
 // netlctl, the CLI in the initramfs, does the seed's exchange from the shell.
