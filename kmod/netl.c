@@ -168,18 +168,15 @@ static DEFINE_RATELIMIT_STATE(netl_seed_log_rs, HZ, 10);
 static DEFINE_RATELIMIT_STATE(netl_drop_log_rs, HZ, 10);
 
 /*
- * One datagram on its way through netl_rcv(): the kernel socket it came to
- * (skb->sk, set before netl_net_init() can store it in nn->sk), its
- * namespace, the sleeps it has caused so far against max_sleep_ms as it was
- * when the datagram arrived, and whether its sender got a fatal signal,
- * which ends the walk.
+ * One datagram on its way through netl_rcv(): its namespace, and the sleeps
+ * it has caused so far against max_sleep_ms as it was when the datagram
+ * arrived.  Replies go out through the kernel socket it came to (skb->sk,
+ * set before netl_net_init() can store it in nn->sk).
  */
 struct netl_datagram {
-	struct sock *sk;	/* the namespace's kernel socket */
 	struct netl_net *nn;
 	unsigned int slept_ms;
 	unsigned int max_sleep_ms;
-	bool killed;
 };
 
 /* The seed reply's payload: NETL_SEED_REPLY, then zeros. */
@@ -341,8 +338,8 @@ static const void *netl_payload(struct netl_net *nn,
 /*
  * Sleeps at least ms milliseconds (a jiffy more, as msleep() does) for the
  * datagram dg, unless that would take its sleeps past max_sleep_ms in all
- * (-ETIME, without sleeping) or a fatal signal comes first (-EINTR, and the
- * datagram is marked killed).  The sleep is killable: the sender is in D
+ * (-ETIME, without sleeping) or a fatal signal comes first (-EINTR; the
+ * signal stays pending, and netl_rcv() stops there).  The sleep is killable: the sender is in D
  * state meanwhile, as under msleep(), but "kill -9" ends it at once, and the
  * hung-task detector leaves it alone.
  */
@@ -350,21 +347,15 @@ static int netl_sleep(struct netl_datagram *dg, unsigned int ms)
 {
 	long timeout = msecs_to_jiffies(ms) + 1;
 
-	if (fatal_signal_pending(current)) {
-		dg->killed = true;
+	if (fatal_signal_pending(current))
 		return -EINTR;
-	}
 	if (ms > dg->max_sleep_ms - dg->slept_ms)
 		return -ETIME;
 	dg->slept_ms += ms;
 
 	while (timeout > 0 && !fatal_signal_pending(current))
 		timeout = schedule_timeout_killable(timeout);
-	if (fatal_signal_pending(current)) {
-		dg->killed = true;
-		return -EINTR;
-	}
-	return 0;
+	return fatal_signal_pending(current) ? -EINTR : 0;
 }
 
 /*
@@ -405,26 +396,21 @@ static int netl_seed(struct netl_datagram *dg, struct sk_buff *in_skb,
 		 * but the hung-task detector, which B6 shows on the seed,
 		 * does not flag it, and SIGKILL ends the series.
 		 */
-		if (interval) {
-			err = netl_sleep(dg, interval);
-			if (err == -EINTR)
-				return err;
-			if (err) {
-				netl_log_stop(portid, "seed request", i, count,
-					      err);
-				return err;
-			}
-		}
-
-		err = netl_send(dg->sk, dg->nn, portid, seq, NETL_SEED_TYPE,
-				netl_seed_payload, sizeof(netl_seed_payload));
+		err = interval ? netl_sleep(dg, interval) : 0;
+		if (!err)
+			err = netl_send(in_skb->sk, dg->nn, portid, seq,
+					NETL_SEED_TYPE, netl_seed_payload,
+					sizeof(netl_seed_payload));
 		if (err) {
 			/*
-			 * -ECONNREFUSED: the socket is gone; -ENOBUFS: its
-			 * receive queue is full.  Either way the next reply
-			 * would fare no better.
+			 * -ETIME: max_sleep_ms is spent; -ECONNREFUSED: the
+			 * socket is gone; -ENOBUFS: its receive queue is full.
+			 * Either way the next reply would fare no better.  A
+			 * sender being killed (-EINTR) reads no log.
 			 */
-			netl_log_stop(portid, "seed request", i, count, err);
+			if (err != -EINTR)
+				netl_log_stop(portid, "seed request", i, count,
+					      err);
 			return err;
 		}
 	}
@@ -479,7 +465,7 @@ static int netl_echo(struct netl_datagram *dg, struct sk_buff *in_skb,
 		 * The series stops at the first reply not sent, and the
 		 * error is returned for the ack.
 		 */
-		err = netl_send(dg->sk, dg->nn, portid, nlh->nlmsg_seq,
+		err = netl_send(in_skb->sk, dg->nn, portid, nlh->nlmsg_seq,
 				NETL_MSG_ECHO, nlmsg_data(nlh), nlmsg_len(nlh));
 		if (err) {
 			netl_log_stop(portid, "echo", i, count, err);
@@ -727,9 +713,12 @@ static unsigned int netl_notifications_cancel(struct netl_net *nn,
  * it.  netlink_release() unhashes the port (netlink_remove()) and marks the
  * socket dead (sock_orphan()) before it calls this notifier, so a new
  * socket may already hold the port: a notification it asked for itself is
- * left alone, and one of the dead socket's is never sent, even if its work
- * runs before this.  A notification a privileged sender addressed to the
- * port is cancelled by port number alone.
+ * left alone, and one of the dead socket's is not sent once the socket is
+ * dead.  A notification a privileged sender addressed to the port is
+ * cancelled by port number alone.  Left open, for both kinds: a work that
+ * checked the socket just before netlink_remove() still sends by port
+ * number (netlink_unicast() has no other way), and a socket that binds the
+ * port in that instant gets it.
  */
 static int netl_netlink_event(struct notifier_block *nb, unsigned long event,
 			      void *ptr)
@@ -752,7 +741,6 @@ static struct notifier_block netl_netlink_notifier = {
 
 /* The state of a dump, kept in its netlink_callback between reads. */
 struct netl_dump_ctx {
-	struct netl_net *nn;
 	u32 parts;	/* parts requested */
 	u32 next;	/* index of the next part to send */
 };
@@ -760,19 +748,19 @@ struct netl_dump_ctx {
 /*
  * Runs once, from netlink_dump_start(), before the first part is sent;
  * cb->nlh is the request, whose payload netl_dump_req() checked, and
- * cb->skb its skb, which belongs to the namespace's kernel socket.
+ * cb->data the namespace's netl_net.
  */
 static int netl_dump_start(struct netlink_callback *cb)
 {
 	const struct netl_dump_req *req = nlmsg_data(cb->nlh);
 	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
+	struct netl_net *nn = cb->data;
 
 	netl_assert_ctx_fits(struct netl_dump_ctx);
 
-	ctx->nn = netl_pernet(sock_net(cb->skb->sk));
 	ctx->parts = req->parts;
 	ctx->next = 0;
-	atomic64_inc(&ctx->nn->counters.dumps);
+	atomic64_inc(&nn->counters.dumps);
 	return 0;
 }
 
@@ -785,6 +773,7 @@ static int netl_dump_start(struct netlink_callback *cb)
 static int netl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct netl_dump_ctx *ctx = (struct netl_dump_ctx *)cb->ctx;
+	struct netl_net *nn = cb->data;
 	struct netl_dump_part *part;
 	struct nlmsghdr *nlh;
 
@@ -798,7 +787,7 @@ static int netl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		part->index = ctx->next;
 		part->total = ctx->parts;
 		nlmsg_end(skb, nlh);
-		atomic64_inc(&ctx->nn->counters.tx_msgs);
+		atomic64_inc(&nn->counters.tx_msgs);
 	}
 
 	return 0;
@@ -816,6 +805,7 @@ static int netl_dump_req(struct netl_net *nn, struct sk_buff *skb,
 	struct netlink_dump_control c = {
 		.start = netl_dump_start,
 		.dump = netl_dump,
+		.data = nn,
 	};
 	const struct netl_dump_req *req;
 
@@ -975,7 +965,6 @@ static void netl_rcv_malformed(struct netl_net *nn, struct sk_buff *skb,
 static void netl_rcv(struct sk_buff *skb)
 {
 	struct netl_datagram dg = {
-		.sk = skb->sk,
 		.nn = netl_pernet(sock_net(skb->sk)),
 		.max_sleep_ms = READ_ONCE(max_sleep_ms),
 	};
@@ -995,7 +984,7 @@ static void netl_rcv(struct sk_buff *skb)
 
 	nlmsg_for_each_msg(nlh, nlmsg_hdr(skb), skb->len, rem) {
 		netl_rcv_msg(&dg, skb, nlh);
-		if (dg.killed || fatal_signal_pending(current))
+		if (fatal_signal_pending(current))
 			return;
 	}
 

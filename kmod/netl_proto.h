@@ -140,13 +140,13 @@ struct netl_broadcast {
 /*
  * Notify: at least delay_ms later, one message of type NETL_MSG_NOTIFY,
  * flags 0, seq 0, nlmsg_pid 0, payload data, to port portid (0: the
- * sender).  The
- * request is acknowledged at once, and the notification never reaches the
- * sender before that ack.  When the socket bound to portid is closed, its
- * pending notifications are cancelled, so that a socket binding the port
- * number later does not get them (of those a privileged sender addressed to
- * the port, one being sent at the moment the port is released may still
- * reach a socket that binds it at once).  A
+ * sender).  The request is acknowledged at once, and the notification
+ * never reaches the sender before that ack.  When the socket bound to
+ * portid is closed, its pending notifications are cancelled, so that a
+ * socket binding the port number later does not get them; one being sent
+ * at the very moment the port is released may still reach a socket that
+ * binds it at once (the kernel frees the port number before it marks the
+ * socket dead, and netlink_unicast() sends by number).  A
  * notification to a port nobody has bound goes to whoever binds it before
  * it is due, or is dropped then (and counted in tx_drops).  Notifications
  * a port asked for count against it until they are sent or cancelled,

@@ -114,6 +114,15 @@ func TestNetworkNamespaces(t *testing.T) {
 		assert.Equal(t, nsBefore.TxMsgs+4, nsAfter.TxMsgs, "the namespace's tx_msgs: 3 echo replies and the first stats reply")
 		assert.Equal(t, otherBefore.RxMsgs+1, otherAfter.RxMsgs, "another namespace's rx_msgs: its own second stats request only")
 		assert.Equal(t, otherBefore.TxMsgs+1, otherAfter.TxMsgs, "another namespace's tx_msgs: its first stats reply only")
+
+		// A dump counts in the namespace it was asked in, parts and all.
+		parts, err := ns.Dump(3)
+		require.NoError(t, err)
+		require.Len(t, parts, 3)
+		nsDumped, otherDumped := statsOf(t, ns), statsOf(t, other)
+		assert.Equal(t, nsAfter.Dumps+1, nsDumped.Dumps, "the namespace's dumps")
+		assert.Equal(t, nsAfter.TxMsgs+1+3, nsDumped.TxMsgs, "the namespace's tx_msgs: the stats reply and 3 dump parts")
+		assert.Equal(t, otherAfter.Dumps, otherDumped.Dumps, "another namespace's dumps")
 	})
 
 	t.Run("broadcast stays in its namespace", func(t *testing.T) {
