@@ -53,10 +53,9 @@ func seedRequests(n int, flags netlink.HeaderFlags) ([]byte, error) {
 func drain(t *testing.T, c *netlink.Conn, quiet time.Duration) []netlink.Message {
 	t.Helper()
 	var all []netlink.Message
+	require.NoError(t, c.SetReceiveTimeout(quiet))
 	for {
 		buf := make([]byte, 1<<16) // the messages' Data point into it
-		tv := unix.NsecToTimeval(quiet.Nanoseconds())
-		require.NoError(t, unix.SetsockoptTimeval(c.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv))
 		n, _, err := unix.Recvfrom(c.FD(), buf, 0)
 		if errors.Is(err, unix.EAGAIN) {
 			return all

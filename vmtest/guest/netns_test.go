@@ -5,7 +5,6 @@ package guest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"syscall"
 	"testing"
@@ -195,9 +194,7 @@ func TestNetworkNamespaces(t *testing.T) {
 // asked for CAP_NET_ADMIN in the initial user namespace.
 func TestCapabilitiesOfTheNamespaceOwner(t *testing.T) {
 	beginParallel(t)
-	cmd := exec.Command(helperBinary(t), "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=nsadmin:%d:%d", helperEnv, netlink.ProtocolTest, 4242))
-	cmd.Dir = "/"
+	cmd := helperCmd(helperBinary(t), "nsadmin", netlink.ProtocolTest, 4242)
 	// Root in the new user namespace is nobody outside it: the child
 	// becomes uid 0 of the namespace (setuid after the maps are written),
 	// so that exec leaves it the namespace's capabilities.
