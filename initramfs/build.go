@@ -123,3 +123,25 @@ func inputsKey(root string) (string, error) {
 	}
 	return h.String(16), nil
 }
+
+// WithLayer returns the image base with layer (a newc cpio) appended, kept
+// in the cache under both names: the kernel unpacks concatenated archives
+// one after the other. A prebuilt kernel's boot modules travel this way.
+func WithLayer(cacheDir, base, layer, layerKey string) (string, error) {
+	final := filepath.Join(cacheDir, "initramfs", strings.TrimSuffix(filepath.Base(base), ".cpio")+"+"+layerKey+".cpio")
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	var data []byte
+	for _, f := range []string{base, layer} {
+		d, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("initramfs layer: %w", err)
+		}
+		data = append(data, d...)
+	}
+	if err := cache.WriteFile(final, data, 0o644); err != nil {
+		return "", err
+	}
+	return final, nil
+}

@@ -35,6 +35,7 @@ usage:
   netlvm kernel list                    pinned series, versions, build state, bzImage paths
   netlvm kernel build [SERIES|all]      build (or find in the cache) pinned kernels
   netlvm kernel pin SERIES              show the versions Debian serves; -write moves the pin
+  netlvm kernel pin -check SERIES|all   is every pinned package still served? (the scheduled workflow)
   netlvm kernel path [SERIES|all]       the cache directory of each series' build tree
   netlvm kernel prune [-n]              remove cached trees no pin and fragment names any more
   netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
@@ -133,6 +134,7 @@ func kernelCmd(args []string) error {
 	fs := flag.NewFlagSet("kernel "+args[0], flag.ContinueOnError)
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
 	write := fs.Bool("write", false, "pin: move the pin to the newest served version")
+	check := fs.Bool("check", false, "pin: check that every pinned package is still served (else: from the snapshot archive, or not at all)")
 	debug := fs.Bool("debug", false, "the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
 	dryRun := fs.Bool("n", false, "prune: only list what would be removed")
 	pos, err := parseInterleaved(fs, args[1:])
@@ -192,8 +194,11 @@ func kernelCmd(args []string) error {
 		}
 		return pruneKernels(series, *dryRun)
 	case "pin":
+		if *check {
+			return pinCheck(series)
+		}
 		if len(pos) != 1 || pos[0] == "all" {
-			return usageError("kernel pin: name one series")
+			return usageError("kernel pin: name one series (or -check SERIES|all)")
 		}
 		return pinCmd(pos[0], *write)
 	}

@@ -50,6 +50,10 @@ func run() (st contract.Status) {
 		st.Error = err.Error()
 		return st
 	}
+	if err := loadBootModules(); err != nil {
+		st.Error = err.Error()
+		return st
+	}
 	// msize: Linux's 8 KiB default makes large files (test binaries) crawl.
 	if err := unix.Mount(contract.ShareTag, contract.ShareDir, "9p", 0,
 		"trans=virtio,version=9p2000.L,msize=1048576,cache=loose"); err != nil {
@@ -248,6 +252,27 @@ func loopbackUp() error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// loadBootModules loads what a prebuilt kernel needs before the share
+// can be mounted (9p and its transport: modules in Debian's kernels), in
+// the order of their names; netl's own kernels have them built in, and no
+// such directory.
+func loadBootModules() error {
+	dir := "/" + contract.BootModulesDir
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("boot modules: %v", err)
+	}
+	for _, e := range entries {
+		if err := loadModule(filepath.Join(dir, e.Name()), ""); err != nil {
+			return fmt.Errorf("boot module (for the host share): %v", err)
+		}
+	}
+	return nil
 }
 
 // loadModule loads a module with init_module(2), as insmod does.

@@ -26,6 +26,12 @@ const (
 	ShareDir = "/netl"
 )
 
+// BootModulesDir is where, in the initramfs, a prebuilt kernel's boot
+// modules sit (9p and its transport, modules in Debian's kernels): the
+// guest init loads every file there, in name order, before it mounts the
+// share. netl's own kernels have them built in, and no such directory.
+const BootModulesDir = "lib/modules/netl-boot"
+
 // Files in the share.
 const (
 	RunFile    = "run.json"    // RunSpec, host to guest

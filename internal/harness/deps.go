@@ -12,9 +12,10 @@ import (
 	"github.com/netl-dev/netl/internal/vm"
 )
 
-// hostPackages are the Debian packages a run needs: QEMU and the kernel
-// build tools.
-var hostPackages = append([]string{"qemu-system-x86", "debian-archive-keyring"}, kernel.BuildPackages...)
+// hostPackages are the Debian packages a run needs: QEMU, the kernel
+// build tools, and what unpacks Debian's prebuilt kernels and makes their
+// build roots.
+var hostPackages = append(append([]string{"qemu-system-x86", "debian-archive-keyring"}, kernel.BuildPackages...), kernel.PrebuiltPackages...)
 
 // ErrMissingDeps marks a host that lacks packages and cannot install them.
 var ErrMissingDeps = errors.New("missing host packages")
@@ -53,6 +54,11 @@ func missingDeps() []string {
 	}
 	if err := kernel.CheckBuildTools(); err != nil {
 		missing = append(missing, err.Error())
+	}
+	for _, p := range []string{"mmdebstrap", "zstd", "dpkg-deb"} {
+		if !hasProgram(p) {
+			missing = append(missing, p)
+		}
 	}
 	if _, err := os.Stat(kernel.Keyring); err != nil {
 		missing = append(missing, "Debian archive keyring "+kernel.Keyring)

@@ -159,6 +159,11 @@ func Prepare(opts Options) (*Session, error) {
 	if s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress); err != nil {
 		return nil, err
 	}
+	if layer := k.BootModules(); layer != "" {
+		if s.Initramfs, err = initramfs.WithLayer(s.Cache, s.Initramfs, layer, k.Key); err != nil {
+			return nil, err
+		}
+	}
 	s.Prepared.Initramfs = time.Since(t)
 	return s, nil
 }

@@ -320,11 +320,11 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		res.Phases.Clock = seconds(st.ClockSeconds)
 	}
 	res.ProgramStarted, res.ProgramLines = programLines(vres.Console)
-	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow); err != nil {
+	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow, s.allowedTaints()); err != nil {
 		return nil, err
 	}
 	if st := res.Status; st != nil {
-		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter); ok && !taintExplained(res.Reports) {
+		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter, s.allowedTaints()); ok && !taintExplained(res.Reports) {
 			res.Reports = append(res.Reports, rep)
 		}
 	}
@@ -423,6 +423,17 @@ func taintExplained(reports []splat.Report) bool {
 		}
 	}
 	return false
+}
+
+// allowedTaints are the taint flags the module under test brings by
+// itself: O, out of tree; and E, unsigned, where the kernel checks
+// signatures (Debian's: CONFIG_MODULE_SIG=y, MODULE_SIG_FORCE unset).
+func (s *Session) allowedTaints() uint64 {
+	mask := uint64(splat.TaintOutOfTree)
+	if s.Kernel.ConfigValue("CONFIG_MODULE_SIG") == "y" {
+		mask |= splat.TaintUnsigned
+	}
+	return mask
 }
 
 // appendArgs are the session's kernel command-line words, and on the

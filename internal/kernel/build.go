@@ -52,7 +52,16 @@ type Kernel struct {
 }
 
 // BzImage is the kernel image QEMU boots.
-func (k *Kernel) BzImage() string { return filepath.Join(k.Dir, "arch", "x86", "boot", "bzImage") }
+func (k *Kernel) BzImage() string {
+	if k.Prebuilt() {
+		return filepath.Join(k.Dir, "vmlinuz")
+	}
+	return filepath.Join(k.Dir, "arch", "x86", "boot", "bzImage")
+}
+
+// Prebuilt reports whether k is Debian's prebuilt kernel (a debian-*
+// series), not one netl built.
+func (k *Kernel) Prebuilt() bool { return k.Pin != nil && k.Pin.Prebuilt() }
 
 const marker = ".netl-kernel.json"
 
@@ -72,13 +81,17 @@ func Plan(opts Options) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Prebuilt() {
+		return planPrebuilt(cache, p, opts)
+	}
 	frags, err := opts.fragments()
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(fmt.Sprintf("%s %s %s", p.Package, p.Version, p.SHA256), frags)
-	name := fmt.Sprintf("%s-%s%s-%s", p.Series, p.Version, flavour(opts.Debug), key)
-	return &Kernel{Series: p.Series, Version: p.Version, Source: p.Package, Key: key, Debug: opts.Debug,
+	src := p.Debs[0]
+	key := cacheKey(fmt.Sprintf("%s %s %s", src.Package, src.Version, src.SHA256), frags)
+	name := fmt.Sprintf("%s-%s%s-%s", p.Series, src.Version, flavour(opts.Debug), key)
+	return &Kernel{Series: p.Series, Version: src.Version, Source: src.Package, Key: key, Debug: opts.Debug,
 		Dir: filepath.Join(cache, "kernels", name), Pin: &p, Fragments: frags}, nil
 }
 
@@ -194,20 +207,27 @@ func (k *Kernel) Ensure(progress io.Writer) error {
 		}
 	}
 	start := time.Now()
-	if k.Version == "local" {
+	switch {
+	case k.Prebuilt():
+		err = unpackPrebuilt(cache, k, progress)
+	case k.Version == "local":
 		err = buildLocal(cache, k, progress)
-	} else {
+	default:
 		err = buildPinned(cache, k, progress)
 	}
 	if err != nil {
 		return fmt.Errorf("building kernel %s: %w", k.Series, err)
+	}
+	if k.Prebuilt() {
+		fmt.Fprintf(progress, "netl: kernel %s (%s) ready in %s: %s\n", k.Series, k.Release, time.Since(start).Round(time.Second), k.BzImage())
+		return nil
 	}
 	fmt.Fprintf(progress, "netl: kernel %s (%s) built in %s: %s\n", k.Series, k.Release, time.Since(start).Round(time.Second), k.BzImage())
 	return nil
 }
 
 func buildPinned(cache string, k *Kernel, progress io.Writer) error {
-	pin := *k.Pin
+	pin := k.Pin.Debs[0]
 	deb, err := fetchDeb(cache, pin, progress)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Keyring verifies Debian's archive signatures. On Debian it comes with the
@@ -64,6 +65,27 @@ func (a apt) args() ([]string, error) {
 	}, nil
 }
 
+// update reads the suite's index, once per process: a prebuilt kernel
+// fetches four packages from one suite.
+func (a apt) update() error {
+	updatedMu.Lock()
+	defer updatedMu.Unlock()
+	key := a.dir + " " + a.suite + " " + mirror(a.suite)
+	if updated[key] {
+		return nil
+	}
+	if _, err := a.run("", "apt-get", "update"); err != nil {
+		return err
+	}
+	updated[key] = true
+	return nil
+}
+
+var (
+	updatedMu sync.Mutex
+	updated   = map[string]bool{}
+)
+
 func (a apt) run(dir, prog string, extra ...string) ([]byte, error) {
 	args, err := a.args()
 	if err != nil {
@@ -83,7 +105,7 @@ func (a apt) run(dir, prog string, extra ...string) ([]byte, error) {
 // ServedVersions lists the versions of pkg that the suite serves now.
 func ServedVersions(cache, suite, pkg string, log io.Writer) ([]string, error) {
 	a := apt{dir: filepath.Join(cache, "apt"), suite: suite, log: log}
-	if _, err := a.run("", "apt-get", "update"); err != nil {
+	if err := a.update(); err != nil {
 		return nil, fmt.Errorf("reading Debian's %s index: %w", suite, err)
 	}
 	out, err := a.run("", "apt-cache", "madison", pkg)
@@ -100,69 +122,86 @@ func ServedVersions(cache, suite, pkg string, log io.Writer) ([]string, error) {
 	return vs, nil
 }
 
-// fetchDeb returns the path of the pin's .deb in the cache, downloading it
-// when absent. The file is verified against the pin before it is returned; a
-// mismatch is an error and the bad file is removed.
-func fetchDeb(cache string, p Pin, log io.Writer) (string, error) {
-	final := filepath.Join(cache, "debs", p.DebName())
-	if _, err := os.Stat(final); err == nil {
-		if err := verify(final, p); err != nil {
-			os.Remove(final)
+// fetchDeb returns the path of the pinned .deb in the cache, downloading
+// it when absent: from its suite, or, when the suite no longer serves the
+// version, from Debian's snapshot archive. The file is verified against the
+// pin before it is returned; a mismatch is an error and the bad file is
+// removed.
+func fetchDeb(cache string, d Deb, log io.Writer) (string, error) {
+	dir := ensureDir(filepath.Join(cache, "debs"))
+	// apt names the file package_version_arch.deb; the pin knows no arch.
+	if have, _ := filepath.Glob(filepath.Join(dir, debGlob(d))); len(have) > 0 {
+		if err := verify(have[0], d); err != nil {
+			os.Remove(have[0])
 			return "", err
 		}
-		return final, nil
+		return have[0], nil
 	}
-	got, sum, cleanup, err := download(cache, p, log)
+	got, sum, cleanup, err := download(cache, d, log)
 	if err != nil {
-		return "", err
+		var snapErr error
+		if got, sum, cleanup, snapErr = downloadSnapshot(cache, d, log); snapErr != nil {
+			return "", fmt.Errorf("%w\nnor from Debian's snapshot archive: %v", err, snapErr)
+		}
+		fmt.Fprintf(log, "netl: %s came from the snapshot archive (%s)\n", d, snapshotBase())
 	}
 	defer cleanup()
-	if sum != p.SHA256 {
-		return "", checksumError(p, sum)
+	if sum != d.SHA256 {
+		return "", checksumError(d, sum)
 	}
+	final := filepath.Join(dir, filepath.Base(got))
 	if err := os.Rename(got, final); err != nil {
 		return "", err
 	}
 	return final, nil
 }
 
-// download fetches the package and version p names from its suite into a
+func debGlob(d Deb) string {
+	// apt escapes ':' (epochs) as %3a in file names; Debian kernels have no epoch.
+	return fmt.Sprintf("%s_%s_*.deb", d.Package, d.Version)
+}
+
+// download fetches the package and version d names from its suite into a
 // temporary directory of the cache and returns the file and its sha256;
 // cleanup removes what is left of the directory. A version the suite no
 // longer serves is an error that lists what it serves and how to move the pin.
-func download(cache string, p Pin, log io.Writer) (path, sum string, cleanup func(), err error) {
+func download(cache string, d Deb, log io.Writer) (path, sum string, cleanup func(), err error) {
 	for _, prog := range []string{"apt-get", "apt-cache", "dpkg-deb"} {
 		if _, err := exec.LookPath(prog); err != nil {
-			return "", "", nil, fmt.Errorf("fetching %s needs %s (Debian or Ubuntu with apt)", p.Package, prog)
+			return "", "", nil, fmt.Errorf("fetching %s needs %s (Debian or Ubuntu with apt)", d.Package, prog)
 		}
 	}
 	if _, err := os.Stat(Keyring); err != nil {
-		return "", "", nil, fmt.Errorf("fetching %s needs Debian's archive keyring at %s: apt-get install debian-archive-keyring", p.Package, Keyring)
+		return "", "", nil, fmt.Errorf("fetching %s needs Debian's archive keyring at %s: apt-get install debian-archive-keyring", d.Package, Keyring)
 	}
 	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(cache, "debs")), ".download-")
 	if err != nil {
 		return "", "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(tmp) }
-	fmt.Fprintf(log, "netl: fetching %s %s from Debian %s\n", p.Package, p.Version, p.Suite)
-	a := apt{dir: filepath.Join(cache, "apt"), suite: p.Suite, log: log}
-	if _, err := a.run("", "apt-get", "update"); err != nil {
+	fmt.Fprintf(log, "netl: fetching %s %s from Debian %s\n", d.Package, d.Version, d.Suite)
+	a := apt{dir: filepath.Join(cache, "apt"), suite: d.Suite, log: log}
+	if err := a.update(); err != nil {
 		cleanup()
-		return "", "", nil, fmt.Errorf("reading Debian's %s index: %w", p.Suite, err)
+		return "", "", nil, fmt.Errorf("reading Debian's %s index: %w", d.Suite, err)
 	}
-	if _, err := a.run(tmp, "apt-get", "download", p.Package+"="+p.Version); err != nil {
+	if _, err := a.run(tmp, "apt-get", "download", d.Package+"="+d.Version); err != nil {
 		cleanup()
-		served, _ := ServedVersions(cache, p.Suite, p.Package, log)
+		served, _ := ServedVersions(cache, d.Suite, d.Package, log)
 		return "", "", nil, fmt.Errorf("debian %s no longer serves %s %s (it serves: %s).\n"+
-			"Move the pin with `go run ./cmd/netlvm kernel pin -write %s`, review the new checksum, and commit kernel-config/pins.txt: %w",
-			p.Suite, p.Package, p.Version, orNone(served), p.Series, err)
+			"Move the pin with `go run ./cmd/netlvm kernel pin` (see kernel-config/pins.txt), review the new checksum, and commit kernel-config/pins.txt: %w",
+			d.Suite, d.Package, d.Version, orNone(served), err)
 	}
-	path = filepath.Join(tmp, p.DebName())
-	if sum, err = sha256File(path); err != nil {
+	got, _ := filepath.Glob(filepath.Join(tmp, debGlob(d)))
+	if len(got) != 1 {
+		cleanup()
+		return "", "", nil, fmt.Errorf("apt-get download %s=%s wrote no %s", d.Package, d.Version, debGlob(d))
+	}
+	if sum, err = sha256File(got[0]); err != nil {
 		cleanup()
 		return "", "", nil, err
 	}
-	return path, sum, cleanup, nil
+	return got[0], sum, cleanup, nil
 }
 
 // MovePin downloads the newest version the pin's suite serves, records its
@@ -170,17 +209,21 @@ func download(cache string, p Pin, log io.Writer) (path, sum string, cleanup fun
 // fetch it again), and returns the moved pin; the pin is returned unchanged
 // when it is current. The caller writes it (RewritePin).
 func MovePin(cache string, p Pin, log io.Writer) (Pin, []string, error) {
-	served, err := ServedVersions(cache, p.Suite, p.Package, log)
+	if p.Prebuilt() {
+		return p, nil, fmt.Errorf("series %s is Debian's prebuilt kernel: its package names change with the version; edit its lines in kernel-config/pins.txt by hand", p.Series)
+	}
+	d := p.Debs[0]
+	served, err := ServedVersions(cache, d.Suite, d.Package, log)
 	if err != nil {
 		return p, nil, err
 	}
 	if len(served) == 0 {
-		return p, nil, fmt.Errorf("debian %s serves no %s: edit the suite in kernel-config/pins.txt", p.Suite, p.Package)
+		return p, nil, fmt.Errorf("debian %s serves no %s: edit the suite in kernel-config/pins.txt", d.Suite, d.Package)
 	}
-	if served[0] == p.Version { // apt-cache madison lists newest first
+	if served[0] == d.Version { // apt-cache madison lists newest first
 		return p, served, nil
 	}
-	moved := p
+	moved := d
 	moved.Version, moved.SHA256 = served[0], ""
 	got, sum, cleanup, err := download(cache, moved, log)
 	if err != nil {
@@ -188,22 +231,26 @@ func MovePin(cache string, p Pin, log io.Writer) (Pin, []string, error) {
 	}
 	defer cleanup()
 	moved.SHA256 = sum
-	if err := os.Rename(got, filepath.Join(cache, "debs", moved.DebName())); err != nil {
+	if err := os.Rename(got, filepath.Join(cache, "debs", filepath.Base(got))); err != nil {
 		return p, served, err
 	}
-	return moved, served, nil
+	return Pin{Series: p.Series, Debs: []Deb{moved}}, served, nil
 }
 
 // RewritePin replaces the series' line of a pin file with p, keeping
 // every other line (comments included) as it is.
 func RewritePin(data []byte, p Pin) ([]byte, error) {
+	if len(p.Debs) != 1 {
+		return nil, fmt.Errorf("pins: series %s has %d packages; only a source series is moved automatically", p.Series, len(p.Debs))
+	}
+	d := p.Debs[0]
 	lines := strings.Split(string(data), "\n")
 	found := false
 	for i, l := range lines {
 		if f := strings.Fields(l); len(f) == 5 && f[0] == p.Series {
 			// In place, so that the file's columns and comments stay.
-			l = strings.Replace(l, f[2], p.Version, 1)
-			lines[i] = strings.Replace(l, f[4], p.SHA256, 1)
+			l = strings.Replace(l, f[2], d.Version, 1)
+			lines[i] = strings.Replace(l, f[4], d.SHA256, 1)
 			found = true
 		}
 	}
@@ -230,18 +277,18 @@ func sha256File(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func checksumError(p Pin, got string) error {
+func checksumError(d Deb, got string) error {
 	return fmt.Errorf("checksum mismatch for %s %s: kernel-config/pins.txt says sha256 %s, the downloaded file has %s; refusing to use it",
-		p.Package, p.Version, p.SHA256, got)
+		d.Package, d.Version, d.SHA256, got)
 }
 
-func verify(path string, p Pin) error {
+func verify(path string, d Deb) error {
 	got, err := sha256File(path)
 	if err != nil {
 		return err
 	}
-	if got != p.SHA256 {
-		return checksumError(p, got)
+	if got != d.SHA256 {
+		return checksumError(d, got)
 	}
 	return nil
 }

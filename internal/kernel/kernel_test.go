@@ -18,13 +18,19 @@ const goodSum = "9141325315c7f1eca682113d185a8c77c82814aa6e32f7e127e61d610640383
 func TestParsePins(t *testing.T) {
 	pins, err := ParsePins([]byte("# comment\n\n6.12 linux-source-6.12 6.12.117-1 trixie " + goodSum + " # trailing\n"))
 	require.NoError(t, err)
-	assert.Equal(t, Pin{Series: "6.12", Package: "linux-source-6.12", Version: "6.12.117-1", Suite: "trixie", SHA256: goodSum}, pins["6.12"])
-	assert.Equal(t, "linux-source-6.12_6.12.117-1_all.deb", pins["6.12"].DebName())
+	assert.Equal(t, Pin{Series: "6.12", Debs: []Deb{{Package: "linux-source-6.12", Version: "6.12.117-1", Suite: "trixie", SHA256: goodSum}}}, pins["6.12"])
+	assert.False(t, pins["6.12"].Prebuilt())
 
 	for _, tc := range []struct{ name, text, want string }{
 		{"fields", "6.12 linux-source-6.12 6.12.117-1 trixie", "want 5 fields"},
 		{"series", "6 linux-source-6.12 6.12.117-1 trixie " + goodSum, "not MAJOR.MINOR"},
 		{"package", "6.12 linux-image-6.12 6.12.117-1 trixie " + goodSum, "not linux-source"},
+		{"prebuilt package", "debian-6.12 linux-source-6.12 6.12.117-1 trixie " + goodSum, "not a package of a prebuilt kernel"},
+		{"prebuilt incomplete", "debian-6.12 linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1 trixie " + goodSum, "lacks linux-headers-RELEASE, linux-headers-*-common, linux-kbuild-*, linux-libc-dev"},
+		{"prebuilt versions", prebuilt612 + "debian-6.12 linux-kbuild-6.12.117+deb13 6.12.119-1 trixie " + goodSum, "one kernel is one version"},
+		{"prebuilt twice", prebuilt612 + "debian-6.12 linux-image-6.12.117+deb13-cloud-amd64-unsigned 6.12.117-1 trixie " + goodSum, "two image packages"},
+		{"prebuilt release", strings.Replace(prebuilt612, "linux-image-6.12.117+deb13-amd64", "linux-image-6.12.117+deb13-cloud-amd64", 1) +
+			"debian-6.12 linux-kbuild-6.12.117+deb13 6.12.117-1 trixie " + goodSum, "not for the release of its headers"},
 		{"mismatch", "6.12 linux-source-6.1 6.12.117-1 trixie " + goodSum, "does not match series"},
 		{"version", "6.12 linux-source-6.12 6.1.117-1 trixie " + goodSum, "not in series"},
 		{"sha", "6.12 linux-source-6.12 6.12.117-1 trixie abc", "not 64 hex digits"},
@@ -39,6 +45,24 @@ func TestParsePins(t *testing.T) {
 	}
 }
 
+const prebuilt612 = "debian-6.12 linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1 trixie " + goodSum + "\n" +
+	"debian-6.12 linux-headers-6.12.117+deb13-amd64 6.12.117-1 trixie " + goodSum + "\n" +
+	"debian-6.12 linux-headers-6.12.117+deb13-common 6.12.117-1 trixie " + goodSum + "\n" +
+	"debian-6.12 linux-libc-dev 6.12.117-1 trixie " + goodSum + "\n"
+
+func TestParsePrebuiltPins(t *testing.T) {
+	pins, err := ParsePins([]byte(prebuilt612 + "debian-6.12 linux-kbuild-6.12.117+deb13 6.12.117-1 trixie " + goodSum + "\n"))
+	require.NoError(t, err)
+	p := pins["debian-6.12"]
+	assert.True(t, p.Prebuilt())
+	assert.Len(t, p.Debs, 5)
+	assert.Equal(t, "6.12.117+deb13-amd64", p.Release())
+	assert.Equal(t, "6.12.117-1", p.Version())
+	assert.Equal(t, "trixie", p.Suite())
+	_, err = Plan(Options{Series: "debian-6.12", Debug: true})
+	assert.ErrorContains(t, err, "no debug flavour")
+}
+
 func TestEmbeddedPins(t *testing.T) {
 	pins, err := Pins()
 	require.NoError(t, err, "kernel-config/pins.txt")
@@ -50,8 +74,8 @@ func TestEmbeddedPins(t *testing.T) {
 }
 
 func TestSeriesOrder(t *testing.T) {
-	got := Series(map[string]Pin{"6.12": {}, "5.10": {}, "7.2": {}, "6.1": {}})
-	assert.Equal(t, []string{"5.10", "6.1", "6.12", "7.2"}, got)
+	got := Series(map[string]Pin{"6.12": {}, "debian-6.12": {}, "5.10": {}, "7.2": {}, "debian-5.10": {}, "6.1": {}})
+	assert.Equal(t, []string{"5.10", "6.1", "6.12", "7.2", "debian-5.10", "debian-6.12"}, got)
 }
 
 func TestParseFragment(t *testing.T) {
@@ -114,7 +138,7 @@ func TestPlanUsesCacheDir(t *testing.T) {
 func TestVerifyRejectsMismatch(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "x.deb")
 	require.NoError(t, os.WriteFile(f, []byte("not a kernel"), 0o644))
-	err := verify(f, Pin{Package: "linux-source-6.12", Version: "6.12.117-1", SHA256: goodSum})
+	err := verify(f, Deb{Package: "linux-source-6.12", Version: "6.12.117-1", SHA256: goodSum})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "checksum mismatch")
 	assert.Contains(t, err.Error(), goodSum)
@@ -203,14 +227,15 @@ func TestSeriesWithSLOBAskForSLUB(t *testing.T) {
 func TestRewritePinKeepsTheFile(t *testing.T) {
 	data := []byte("# pins\n6.1       linux-source-6.1    6.1.192-2    bookworm-security  " + strings.Repeat("a", 64) + "\n" +
 		"6.12      linux-source-6.12   6.12.117-1   trixie             " + strings.Repeat("b", 64) + "\n")
-	p := Pin{Series: "6.1", Package: "linux-source-6.1", Version: "6.1.192-3", Suite: "bookworm-security", SHA256: strings.Repeat("c", 64)}
+	d := Deb{Package: "linux-source-6.1", Version: "6.1.192-3", Suite: "bookworm-security", SHA256: strings.Repeat("c", 64)}
+	p := Pin{Series: "6.1", Debs: []Deb{d}}
 	out, err := RewritePin(data, p)
 	require.NoError(t, err)
 	assert.Equal(t, "# pins\n6.1       linux-source-6.1    6.1.192-3    bookworm-security  "+strings.Repeat("c", 64)+"\n"+
 		"6.12      linux-source-6.12   6.12.117-1   trixie             "+strings.Repeat("b", 64)+"\n", string(out))
-	_, err = RewritePin(data, Pin{Series: "5.4"})
+	_, err = RewritePin(data, Pin{Series: "5.4", Debs: []Deb{d}})
 	assert.ErrorContains(t, err, "no line for series 5.4")
-	p.SHA256 = "nothex"
+	p.Debs[0].SHA256 = "nothex"
 	_, err = RewritePin(data, p)
 	assert.ErrorContains(t, err, "does not parse")
 }

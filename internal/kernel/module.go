@@ -65,7 +65,13 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 		progress = io.Discard
 	}
 	fmt.Fprintf(progress, "netl: building %s.ko for kernel %s\n", name, k.Release)
-	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(dir, "modules")), ".build-")
+	// A prebuilt kernel's modules build inside its build root (the
+	// release's compiler and headers), so the sources go there.
+	tmpParent := filepath.Join(dir, "modules")
+	if k.Prebuilt() {
+		tmpParent = filepath.Join(k.buildRoot(), "tmp")
+	}
+	tmp, err := os.MkdirTemp(ensureDir(tmpParent), ".build-")
 	if err != nil {
 		return "", err
 	}
@@ -79,7 +85,10 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 	// turns on netl's -Werror (kmod/Kbuild, opt-in there), so a warning on
 	// any series fails the harness's build. A module of one's own ignores it
 	// unless its Kbuild reads it.
-	cmd := exec.Command("make", "-C", k.Dir, "M="+tmp, "W=1", "NETL_WERROR=y", "modules")
+	cmd, err := k.moduleMake(tmp, "W=1", "NETL_WERROR=y", "modules")
+	if err != nil {
+		return "", err
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))
@@ -95,6 +104,30 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 		return "", err
 	}
 	return ko, cache.WriteFile(ko, data, 0o644)
+}
+
+// moduleMake is make for the module in dir against k: on the host for
+// netl's own kernels, inside the build root for a prebuilt one (chroot as
+// root; in a user namespace otherwise).
+func (k *Kernel) moduleMake(dir string, args ...string) (*exec.Cmd, error) {
+	if !k.Prebuilt() {
+		return exec.Command("make", append([]string{"-C", k.Dir, "M=" + dir}, args...)...), nil
+	}
+	root := k.buildRoot()
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("module build directory %s is outside the build root %s", dir, root)
+	}
+	return k.inRoot("make", append([]string{"-C", k.headersDir(), "M=/" + rel}, args...)...), nil
+}
+
+// inRoot runs a program inside a prebuilt kernel's build root: chroot as
+// root, in a user namespace otherwise.
+func (k *Kernel) inRoot(prog string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("chroot", append([]string{k.buildRoot(), prog}, args...)...)
+	}
+	return exec.Command("unshare", append([]string{"--map-root-user", "--root=" + k.buildRoot(), prog}, args...)...)
 }
 
 // compilerOutput drops make's directory chatter so the compiler's own

@@ -24,7 +24,11 @@ var NetlinkConstants = []string{
 // (exported from its tree, not the host's /usr/include) and returns the
 // values of NetlinkConstants as the compiler sees them.
 func (k *Kernel) NetlinkUAPI() (map[string]int64, error) {
-	dir, err := os.MkdirTemp("", "netl-uapi-")
+	parent := ""
+	if k.Prebuilt() {
+		parent = ensureDir(filepath.Join(k.buildRoot(), "tmp"))
+	}
+	dir, err := os.MkdirTemp(parent, "netl-uapi-")
 	if err != nil {
 		return nil, err
 	}
@@ -38,16 +42,32 @@ func (k *Kernel) NetlinkUAPI() (map[string]int64, error) {
 	if err := os.WriteFile(filepath.Join(dir, "uapi.c"), []byte(src.String()), 0o644); err != nil {
 		return nil, err
 	}
-	hdrs, err := k.uapiHeaders()
-	if err != nil {
-		return nil, err
+	var compile, runProg *exec.Cmd
+	if k.Prebuilt() {
+		// Debian's kernel: its pinned linux-libc-dev, in the build
+		// root, compiled and run there as the release's userspace would.
+		rel, err := filepath.Rel(k.buildRoot(), dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return nil, fmt.Errorf("uapi program directory %s is outside the build root", dir)
+		}
+		cc, err := k.compiler(k.buildRoot())
+		if err != nil {
+			return nil, err
+		}
+		compile = k.inRoot(cc, "-o", "/"+rel+"/uapi", "/"+rel+"/uapi.c")
+		runProg = k.inRoot("/" + rel + "/uapi")
+	} else {
+		hdrs, err := k.uapiHeaders()
+		if err != nil {
+			return nil, err
+		}
+		compile = exec.Command("gcc", "-o", filepath.Join(dir, "uapi"), "-I", hdrs, filepath.Join(dir, "uapi.c"))
+		runProg = exec.Command(filepath.Join(dir, "uapi"))
 	}
-	args := []string{"-o", filepath.Join(dir, "uapi"), "-I", hdrs}
-	args = append(args, filepath.Join(dir, "uapi.c"))
-	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+	if out, err := compile.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("compiling against kernel %s's uapi headers: %w\n%s", k.Series, err, out)
 	}
-	out, err := exec.Command(filepath.Join(dir, "uapi")).Output()
+	out, err := runProg.Output()
 	if err != nil {
 		return nil, fmt.Errorf("running the uapi program: %w", err)
 	}

@@ -124,13 +124,19 @@ func KernelLine(raw string) (before, msg string, ok bool) {
 	return raw[m[2]:m[3]], raw[m[1]:], true
 }
 
-// Taint flags a run may carry: O (out-of-tree module: netl.ko itself) and
-// E (unsigned module). G in a "Tainted:" line is not a flag.
-const allowedTaints = "GOE "
+// Taint flags a run may carry, as /proc/sys/kernel/tainted bits
+// (Documentation/admin-guide/tainted-kernels.rst): O, an out-of-tree
+// module (netl.ko itself), on every kernel; E, an unsigned module, only
+// where the kernel checks signatures (CONFIG_MODULE_SIG, as Debian's do)
+// and so marks the module netl built.
+const (
+	TaintOutOfTree = 1 << 12
+	TaintUnsigned  = 1 << 13
+)
 
-// AllowedTaintMask is the same as a /proc/sys/kernel/tainted mask: bit 12
-// (O) and bit 13 (E), Documentation/admin-guide/tainted-kernels.rst.
-const AllowedTaintMask = 1<<12 | 1<<13
+// allowedLetters are the letters a "Tainted:" line may carry under mask;
+// G there is not a flag.
+func allowedLetters(mask uint64) string { return "G " + TaintLetters(mask) }
 
 // taintLetters are the letters of the taint bits, in bit order
 // (kernel/panic.c taint_flags).
@@ -153,8 +159,9 @@ func TaintLetters(mask uint64) string {
 }
 
 // Scan finds the reports in console, places them by the marks, and drops
-// the allowed ones. Every allow entry must carry a reason.
-func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
+// the allowed ones. Every allow entry must carry a reason. taints are the
+// taint bits a "Tainted:" line may show without being a report.
+func Scan(console string, patterns []Pattern, allow []Allow, taints uint64) ([]Report, error) {
 	if len(patterns) == 0 {
 		return nil, ErrNoPatterns
 	}
@@ -222,7 +229,7 @@ func Scan(console string, patterns []Pattern, allow []Allow) ([]Report, error) {
 		}
 		if m := tainted.FindStringSubmatch(line); m != nil {
 			if flags := strings.Map(func(r rune) rune {
-				if strings.ContainsRune(allowedTaints, r) {
+				if strings.ContainsRune(allowedLetters(taints), r) {
 					return -1
 				}
 				return r
@@ -301,9 +308,9 @@ func Taints(kind string) bool {
 
 // TaintReport is the report for taint flags that appeared during a run
 // (before and after are /proc/sys/kernel/tainted masks), or false when no
-// flag but the allowed ones did.
-func TaintReport(before, after uint64) (Report, bool) {
-	added := after &^ before &^ AllowedTaintMask
+// flag but the allowed ones (TaintOutOfTree, TaintUnsigned) did.
+func TaintReport(before, after, allowed uint64) (Report, bool) {
+	added := after &^ before &^ allowed
 	if added == 0 {
 		return Report{}, false
 	}

@@ -46,7 +46,7 @@ func TestRealReports(t *testing.T) {
 		{"softlockup.log", "soft lockup", `soft lockup - CPU#0 stuck`, false},
 	} {
 		t.Run(tc.log, func(t *testing.T) {
-			reports, err := Scan(readLog(t, tc.log), Patterns, nil)
+			reports, err := Scan(readLog(t, tc.log), Patterns, nil, TaintOutOfTree|TaintUnsigned)
 			require.NoError(t, err)
 			require.NotEmpty(t, reports, "no report found")
 			r := reports[0]
@@ -63,7 +63,7 @@ func TestRealReports(t *testing.T) {
 }
 
 func TestCleanSuiteHasNoReports(t *testing.T) {
-	reports, err := Scan(readLog(t, "clean-suite.log"), Patterns, nil)
+	reports, err := Scan(readLog(t, "clean-suite.log"), Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	assert.Empty(t, reports, "a passing suite run")
 }
@@ -74,7 +74,7 @@ func TestAttribution(t *testing.T) {
 	warn := readLog(t, "warn.log")
 	console := "[    1.000000] " + contract.MarkStart("TestFirst") + "\n[    1.100000] " + contract.MarkEnd("TestFirst") + "\n" +
 		"[    2.000000] " + contract.MarkStart("TestSecond/sub") + "\n" + warn + "\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.NotEmpty(t, reports)
 	assert.Equal(t, "TestSecond/sub", reports[0].Test, "the test whose window holds the report")
@@ -89,7 +89,7 @@ func TestParallelAttribution(t *testing.T) {
 	warn := readLog(t, "warn.log")
 	console := "[    1.000000] " + contract.MarkStart("TestA") + "\n[    1.100000] " + contract.MarkStart("TestB") + "\n" +
 		warn + "\n[    3.000000] " + contract.MarkEnd("TestA") + "\n" + warn + "\n[    4.000000] " + contract.MarkEnd("TestB") + "\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 2)
 	assert.Equal(t, []string{"TestA", "TestB"}, reports[0].Running)
@@ -100,9 +100,9 @@ func TestParallelAttribution(t *testing.T) {
 	// Another test's mark in the middle of a report does not cut it.
 	lines := strings.Split(strings.TrimRight(warn, "\n"), "\n")
 	spliced := strings.Join(lines[:2], "\n") + "\n[    1.500000] " + contract.MarkStart("TestC") + "\n" + strings.Join(lines[2:], "\n") + "\n"
-	whole, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+warn+"\n", Patterns, nil)
+	whole, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+warn+"\n", Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
-	cut, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+spliced, Patterns, nil)
+	cut, err := Scan("[    1.000000] "+contract.MarkStart("TestA")+"\n"+spliced, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, cut, len(whole))
 	assert.Equal(t, whole[0].Lines, cut[0].Lines, "the excerpt with another test's mark inside it")
@@ -110,13 +110,13 @@ func TestParallelAttribution(t *testing.T) {
 
 func TestAllowListNeedsReasonAndFailsClosed(t *testing.T) {
 	warn := readLog(t, "warn.log")
-	_, err := Scan(warn, nil, nil)
+	_, err := Scan(warn, nil, nil, TaintOutOfTree|TaintUnsigned)
 	assert.ErrorIs(t, err, ErrNoPatterns, "no patterns: refuse to call the console clean")
 
-	_, err = Scan(warn, Patterns, []Allow{{Title: regexp.MustCompile(`splatgen`)}})
+	_, err = Scan(warn, Patterns, []Allow{{Title: regexp.MustCompile(`splatgen`)}}, TaintOutOfTree|TaintUnsigned)
 	assert.ErrorContains(t, err, "no reason")
 
-	reports, err := Scan(warn, Patterns, []Allow{{Title: regexp.MustCompile(`splatgen_init`), Reason: "splatgen warns on purpose"}})
+	reports, err := Scan(warn, Patterns, []Allow{{Title: regexp.MustCompile(`splatgen_init`), Reason: "splatgen warns on purpose"}}, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	assert.Empty(t, reports, "the allowed report is dropped")
 }
@@ -124,7 +124,7 @@ func TestAllowListNeedsReasonAndFailsClosed(t *testing.T) {
 func TestTaint(t *testing.T) {
 	console := "[ 1.000000] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G           O       6.12.117 #1\n" +
 		"[ 2.000000] CPU: 0 UID: 0 PID: 1 Comm: x Tainted: G     B     O       6.12.117 #1\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 1, "only the new flag B (bad page) is a report; O is netl.ko itself")
 	assert.Equal(t, "taint", reports[0].Kind)
@@ -139,7 +139,7 @@ func TestHeaderInsideOpenReportStartsANewOne(t *testing.T) {
 		"[   10.300000] #PF: supervisor write access in kernel mode\n" +
 		"[   10.400000] Oops: 0003 [#1] PREEMPT SMP\n" +
 		"[   10.500000] RIP: 0010:sendnlmsg+0x1/0x2 [netl_seed]\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 2)
 	assert.Equal(t, "kmemleak", reports[0].Kind)
@@ -153,7 +153,7 @@ func TestLeadingMessageKeepsItsWarning(t *testing.T) {
 		"[    5.000000] refcount_t: underflow; use-after-free.\n" +
 		"[    5.000000] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x1/0x2\n" +
 		"[    5.100000] list_add corruption. prev->next should be next (ffff), but was 0000. (prev=ffff).\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 2)
 	assert.Equal(t, "refcount", reports[0].Kind)
@@ -167,7 +167,7 @@ func TestMessageAfterItsWarning(t *testing.T) {
 		"[    5.000000] refcount_t: underflow; use-after-free.\n" +
 		"[    5.000001] Call Trace:\n" +
 		"[    5.000002]  netl_rcv+0x1/0x2 [netl]\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 1)
 	assert.Equal(t, "WARNING", reports[0].Kind)
@@ -179,7 +179,7 @@ func TestProgramOutputIsNotAKernelLine(t *testing.T) {
 		"measured latencies [0.5] WARNING: not a kernel line",
 		"[  0.365s] sendmsg blocked for 282ms",
 	} {
-		reports, err := Scan(line+"\n", Patterns, nil)
+		reports, err := Scan(line+"\n", Patterns, nil, TaintOutOfTree|TaintUnsigned)
 		require.NoError(t, err)
 		assert.Empty(t, reports, "%q", line)
 	}
@@ -197,14 +197,14 @@ func TestConsoleJunkAndCallerID(t *testing.T) {
 		"\x1b[0m[    1.234567] BUG: kernel NULL pointer dereference, address: 0000000000000000",
 		"BUG: kernel NULL pointer dereference, address: 0000000000000000",
 	} {
-		reports, err := Scan(line+"\n", Patterns, nil)
+		reports, err := Scan(line+"\n", Patterns, nil, TaintOutOfTree|TaintUnsigned)
 		require.NoError(t, err)
 		require.Len(t, reports, 1, "%q", line)
 		assert.Equal(t, "BUG: kernel NULL pointer dereference, address: 0000000000000000", reports[0].Title, "%q", line)
 	}
 	// A mark behind a caller id still places the report.
 	console := "[    1.000000][    T9] " + contract.MarkStart("TestX") + "\n[    1.100000][    T9] WARNING: CPU: 0 PID: 9 at x.c:1 f+0x1/0x2\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 1)
 	assert.Equal(t, "TestX", reports[0].Test)
@@ -228,7 +228,7 @@ func TestNewPatterns(t *testing.T) {
 		{"kmemleak: 4 new suspected memory leaks (see /sys/kernel/debug/kmemleak)", "kmemleak"},
 		{"netl: a module line mentioning kmemleak: nothing disabled", ""},
 	} {
-		reports, err := Scan("[    3.000000] "+tc.line+"\n", Patterns, nil)
+		reports, err := Scan("[    3.000000] "+tc.line+"\n", Patterns, nil, TaintOutOfTree|TaintUnsigned)
 		require.NoError(t, err)
 		if tc.kind == "" {
 			assert.Empty(t, reports, "%q is not a report", tc.line)
@@ -245,7 +245,7 @@ func TestProgramAndArmedMarks(t *testing.T) {
 		"[ 2.100000] unreferenced object 0xffff888001 (size 8):\n" +
 		"[ 3.000000] " + contract.MarkArmed("after baseline") + "\n" +
 		"[ 3.100000] unreferenced object 0xffff888002 (size 8):\n"
-	reports, err := Scan(console, Patterns, nil)
+	reports, err := Scan(console, Patterns, nil, TaintOutOfTree|TaintUnsigned)
 	require.NoError(t, err)
 	require.Len(t, reports, 3)
 	assert.False(t, reports[0].InProgram, "a report during boot")
@@ -254,13 +254,29 @@ func TestProgramAndArmedMarks(t *testing.T) {
 }
 
 func TestTaintReport(t *testing.T) {
-	_, ok := TaintReport(0, 1<<12|1<<13)
+	_, ok := TaintReport(0, 1<<12|1<<13, TaintOutOfTree|TaintUnsigned)
 	assert.False(t, ok, "O and E come from netl.ko itself")
-	_, ok = TaintReport(1<<9, 1<<9)
+	r, ok := TaintReport(0, 1<<12|1<<13, TaintOutOfTree)
+	require.True(t, ok, "E on a kernel that does not check signatures is not netl.ko's")
+	assert.Contains(t, r.Title, "gained E")
+	_, ok = TaintReport(1<<9, 1<<9, TaintOutOfTree)
 	assert.False(t, ok, "a flag the kernel had before the run is not the run's")
-	r, ok := TaintReport(0, 1<<12|1<<9|1<<5)
+	r, ok = TaintReport(0, 1<<12|1<<9|1<<5, TaintOutOfTree)
 	require.True(t, ok)
 	assert.Equal(t, "taint", r.Kind)
 	assert.Contains(t, r.Title, "gained BW", "bad page and warning, in the kernel's letters")
 	assert.Equal(t, "PFSRMBUDAWCIOELKXTNJ", TaintLetters(1<<20-1))
+}
+
+// A "Tainted:" line with E is a report unless the kernel checks module
+// signatures (the run's taint mask says so).
+func TestTaintedLineAllowsEOnlyWhereAsked(t *testing.T) {
+	line := "[    2.000000] CPU: 0 PID: 1 Comm: init Tainted: G           OE      6.12.117+deb13-amd64 #1"
+	reports, err := Scan(line, Patterns, nil, TaintOutOfTree|TaintUnsigned)
+	require.NoError(t, err)
+	assert.Empty(t, reports)
+	reports, err = Scan(line, Patterns, nil, TaintOutOfTree)
+	require.NoError(t, err)
+	require.Len(t, reports, 1)
+	assert.Equal(t, "taint", reports[0].Kind)
 }
