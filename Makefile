@@ -55,8 +55,9 @@ bench: ## in-guest benchmarks on SERIES (one series), with their UDP baselines
 repro: ## reported bugs B1-B9 (vmtest/repro) on SERIES: reproduced, not a bug on that kernel, or error
 	$(NETLVM) repro -kernel $(SERIES)
 
-checkpatch: ## checkpatch.pl from each SERIES tree over the module
+checkpatch: ## checkpatch.pl from each SERIES tree over the module (Debian's prebuilt kernels have no tree: skipped)
 	@for dir in $$($(NETLVM) kernel path $(SERIES)); do \
+		case $$dir in */kernels/debian-*) continue;; esac; \
 		test -x $$dir/scripts/checkpatch.pl || { echo "no kernel tree at $$dir: make kernel SERIES=$(SERIES)"; exit 1; }; \
 		perl $$dir/scripts/checkpatch.pl --no-tree --strict -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h || exit 1; \
 	done

@@ -27,7 +27,7 @@ func claimsCmd(args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
-	list, err := seriesList(*series)
+	list, err := seriesList(*series, false)
 	if err != nil {
 		return 2, err
 	}

@@ -149,14 +149,18 @@ func kernelCmd(args []string) error {
 		return err
 	}
 	series := kernel.Series(pins)
-	if len(pos) > 0 {
-		if series, err = seriesList(pos[0]); err != nil {
+	if len(pos) > 0 || *debug {
+		v := "all"
+		if len(pos) > 0 {
+			v = pos[0]
+		}
+		if series, err = seriesList(v, *debug); err != nil {
 			return err
 		}
 	}
 	switch args[0] {
 	case "list":
-		fmt.Printf("%-7s %-14s %-6s %s\n", "SERIES", "VERSION", "BUILT", "BZIMAGE")
+		fmt.Printf("%-12s %-14s %-6s %s\n", "SERIES", "VERSION", "BUILT", "BZIMAGE")
 		for _, s := range series {
 			k, err := kernel.Plan(kernel.Options{Series: s, Debug: *debug})
 			if err != nil {
@@ -166,7 +170,7 @@ func kernelCmd(args []string) error {
 			if k.Built() {
 				built = "yes"
 			}
-			fmt.Printf("%-7s %-14s %-6s %s\n", s, k.Version, built, k.BzImage())
+			fmt.Printf("%-12s %-14s %-6s %s\n", s, k.Version, built, k.BzImage())
 		}
 		return nil
 	case "build":
@@ -305,14 +309,30 @@ func (b *bootFilter) Write(p []byte) (int, error) {
 }
 
 // seriesList reads a -kernel value: one pinned series, a comma-separated
-// list, or all; every name must be pinned.
-func seriesList(v string) ([]string, error) {
+// list, or all; every name must be pinned. For the debug flavour, all
+// leaves out Debian's prebuilt series, which have none (and says so).
+func seriesList(v string, debug bool) ([]string, error) {
 	pins, err := kernel.Pins()
 	if err != nil {
 		return nil, err
 	}
 	if v == "all" {
-		return kernel.Series(pins), nil
+		all := kernel.Series(pins)
+		if !debug {
+			return all, nil
+		}
+		var built, left []string
+		for _, s := range all {
+			if kernel.IsPrebuilt(s) {
+				left = append(left, s)
+			} else {
+				built = append(built, s)
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "netl: the debug flavour exists for netl's own kernels only; leaving out %s\n", strings.Join(left, ", "))
+		}
+		return built, nil
 	}
 	list := strings.Split(v, ",")
 	for _, s := range list {

@@ -34,7 +34,7 @@ func testCmd(args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
-	list, err := seriesList(*series)
+	list, err := seriesList(*series, *debug)
 	if err != nil {
 		return 2, err
 	}

@@ -104,7 +104,8 @@ func Prepare(opts Options) (*Session, error) {
 		}
 	}
 	// The series is resolved here, once: the kernel carries its pin and
-	// fragments from now on.
+	// fragments from now on. (An empty series is kernel.DefaultSeries;
+	// EnvOptions picks between it and Debian's prebuilt one.)
 	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
 	if err != nil {
 		return nil, err
@@ -116,8 +117,19 @@ func Prepare(opts Options) (*Session, error) {
 	if err := EnsureHostDeps(opts.Progress); err != nil {
 		return nil, err
 	}
+	// The initramfs builds beside the kernel: on a first run both are
+	// minutes of work of different kinds (go build; a download and xz).
+	initramfsDone := make(chan error, 1)
+	go func() {
+		t := time.Now()
+		var err error
+		s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress)
+		s.Prepared.Initramfs = time.Since(t)
+		initramfsDone <- err
+	}()
 	t := time.Now()
 	if err := k.Ensure(opts.Progress); err != nil {
+		<-initramfsDone
 		return nil, err
 	}
 	s.Prepared.Kernel = time.Since(t)
@@ -150,13 +162,13 @@ func Prepare(opts Options) (*Session, error) {
 	case build != nil:
 		t := time.Now()
 		if s.Module, err = build(); err != nil {
+			<-initramfsDone
 			return nil, err
 		}
 		s.Prepared.Module = time.Since(t)
 	}
 
-	t = time.Now()
-	if s.Initramfs, err = initramfs.Ensure(s.Root, s.Cache, opts.Progress); err != nil {
+	if err := <-initramfsDone; err != nil {
 		return nil, err
 	}
 	if layer := k.BootModules(); layer != "" {
@@ -164,7 +176,6 @@ func Prepare(opts Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	s.Prepared.Initramfs = time.Since(t)
 	return s, nil
 }
 

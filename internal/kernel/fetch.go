@@ -57,6 +57,10 @@ func (a apt) args() ([]string, error) {
 		"-o", "Dir::Cache=" + filepath.Join(a.dir, a.suite, "cache"),
 		"-o", "APT::Sandbox::User=root",
 		"-o", "Debug::NoLocking=1",
+		// apt-get update exits 0 when it cannot reach the mirror (a
+		// warning: the lists of an earlier run, or none, are used instead);
+		// the failure would then read as "the suite no longer serves it".
+		"-o", "APT::Update::Error-Mode=any",
 		"-o", "Acquire::Languages=none",
 		"-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
 		"-o", "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",

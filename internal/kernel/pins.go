@@ -38,8 +38,9 @@ func (d Deb) String() string { return d.Package + " " + d.Version }
 
 // Pin is what a series is pinned to: one linux-source package netl builds
 // a kernel from, or (a series named debian-*) the packages of Debian's
-// prebuilt kernel: the image (or, from 7.x, its binary and modules
-// packages), its headers, the common headers, kbuild and linux-libc-dev.
+// prebuilt kernel: the image (or, from 7.x, its binary, modules
+// and base packages), its headers, the common headers, kbuild and
+// linux-libc-dev.
 type Pin struct {
 	Series string // what users type: "6.12", "debian-6.12"
 	Debs   []Deb
@@ -73,6 +74,7 @@ const (
 	roleImage   = "image"   // linux-image-*: vmlinuz and the modules
 	roleBinary  = "binary"  // linux-binary-*: vmlinuz alone (7.x)
 	roleModules = "modules" // linux-modules-*: the modules alone (7.x)
+	roleBase    = "base"    // linux-base-*: config, modules.builtin (7.x)
 	roleHeaders = "headers" // linux-headers-RELEASE
 	roleCommon  = "common"  // linux-headers-*-common
 	roleKbuild  = "kbuild"  // linux-kbuild-*
@@ -87,6 +89,8 @@ func role(pkg string) string {
 		return roleBinary
 	case strings.HasPrefix(pkg, "linux-modules-"):
 		return roleModules
+	case strings.HasPrefix(pkg, "linux-base-"):
+		return roleBase
 	case strings.HasPrefix(pkg, "linux-headers-") && strings.HasSuffix(pkg, "-common"):
 		return roleCommon
 	case strings.HasPrefix(pkg, "linux-headers-"):
@@ -160,7 +164,7 @@ func ParsePins(data []byte) (map[string]Pin, error) {
 			r := role(d.Package)
 			switch {
 			case r == "":
-				return nil, fmt.Errorf("pins line %d: %s is not a package of a prebuilt kernel (linux-image-, linux-binary-, linux-modules-, linux-headers-, linux-kbuild-, linux-libc-dev)", n, d.Package)
+				return nil, fmt.Errorf("pins line %d: %s is not a package of a prebuilt kernel (linux-image-, linux-binary-, linux-modules-, linux-base-, linux-headers-, linux-kbuild-, linux-libc-dev)", n, d.Package)
 			case len(p.Debs) > 0 && (d.Version != p.Version() || d.Suite != p.Suite()):
 				return nil, fmt.Errorf("pins line %d: %s %s from %s, but series %s pins %s from %s: one kernel is one version", n, d.Package, d.Version, d.Suite, series, p.Version(), p.Suite())
 			}
@@ -198,11 +202,11 @@ func (p Pin) complete() error {
 		has[role(d.Package)] = true
 	}
 	var missing []string
-	if !has[roleImage] && !(has[roleBinary] && has[roleModules]) {
-		missing = append(missing, "linux-image-* (or linux-binary-* and linux-modules-*)")
+	if !has[roleImage] && !(has[roleBinary] && has[roleModules] && has[roleBase]) {
+		missing = append(missing, "linux-image-* (or linux-binary-*, linux-modules-* and linux-base-*)")
 	}
-	if has[roleImage] && (has[roleBinary] || has[roleModules]) {
-		return fmt.Errorf("series %s pins linux-image- and linux-binary-/linux-modules-: pick one", p.Series)
+	if has[roleImage] && (has[roleBinary] || has[roleModules] || has[roleBase]) {
+		return fmt.Errorf("series %s pins linux-image- and linux-binary-/linux-modules-/linux-base-: pick one", p.Series)
 	}
 	for _, r := range []string{roleHeaders, roleCommon, roleKbuild, roleLibc} {
 		if !has[r] {
@@ -214,7 +218,7 @@ func (p Pin) complete() error {
 	}
 	rel := p.Release()
 	for _, d := range p.Debs {
-		if r := role(d.Package); (r == roleImage || r == roleBinary || r == roleModules) && !strings.Contains(d.Package, rel) {
+		if r := role(d.Package); (r == roleImage || r == roleBinary || r == roleModules || r == roleBase) && !strings.Contains(d.Package, rel) {
 			return fmt.Errorf("series %s: %s is not for the release of its headers, %s", p.Series, d.Package, rel)
 		}
 	}

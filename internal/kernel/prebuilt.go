@@ -23,7 +23,7 @@ import (
 
 // prebuiltRecipe changes whenever the way a prebuilt kernel is unpacked or
 // its build root made changes.
-const prebuiltRecipe = "netl-prebuilt-recipe-2"
+const prebuiltRecipe = "netl-prebuilt-recipe-3"
 
 // bootModules are the modules the guest needs before it can mount the
 // host's share; their dependencies come along. virtio_pci is built into
@@ -136,7 +136,7 @@ func unpackPrebuilt(cacheDir string, k *Kernel, progress io.Writer) error {
 // image (or binary and modules) packages.
 func unpackImage(k *Kernel, debs map[string]string, tmp string, log, progress io.Writer) error {
 	pkg := filepath.Join(tmp, "pkg")
-	for _, r := range []string{roleImage, roleBinary, roleModules} {
+	for _, r := range []string{roleImage, roleBinary, roleModules, roleBase} {
 		if f, ok := debs[r]; ok {
 			fmt.Fprintf(progress, "netl: unpacking %s\n", filepath.Base(f))
 			if err := run(log, "", "dpkg-deb", "-x", f, pkg); err != nil {
@@ -348,14 +348,22 @@ func makeBuildRoot(k *Kernel, debs map[string]string, tmp string, log, progress 
 	fmt.Fprintf(progress, "netl: making a Debian %s build root with %s for modules of %s (once per kernel; log: %s)\n",
 		suite, cc, k.Release, logName(log))
 	start := time.Now()
-	args := []string{"--variant=essential", "--include=" + strings.Join(append([]string{cc}, buildRootPackages...), ","),
+	// Check-Valid-Until off: a mirror may serve a sid index past its
+	// Valid-Until (seen here, 23 days); the index is still signed, and
+	// the kernel's own packages are pinned by sha256.
+	args := []string{"--variant=essential", "--aptopt=Acquire::Check-Valid-Until \"false\"", "--include=" + strings.Join(append([]string{cc}, buildRootPackages...), ","),
 		"--keyring=" + Keyring, suite, root, mirror(suite)}
 	if err := run(log, "", "mmdebstrap", args...); err != nil {
 		return fmt.Errorf("mmdebstrap %s: %w", suite, err)
 	}
 	// linux-libc-dev goes last: the pinned one, over the suite's.
 	for _, r := range []string{roleHeaders, roleCommon, roleKbuild, roleLibc} {
-		if err := run(log, "", "dpkg-deb", "-x", debs[r], root); err != nil {
+		// Not dpkg-deb -x: its tar replaces the root's /lib -> usr/lib
+		// symlink with the directory of a package that ships ./lib/
+		// (bookworm's headers: lib/modules/RELEASE/build), and every
+		// program in the root loses its dynamic loader.
+		script := `set -o pipefail; dpkg-deb --fsys-tarfile "$1" | tar -x --keep-directory-symlink -C "$2"`
+		if err := run(log, "", "bash", "-c", script, "unpack", debs[r], root); err != nil {
 			return fmt.Errorf("unpacking %s: %w", filepath.Base(debs[r]), err)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/internal/gobuild"
 	"github.com/netl-dev/netl/internal/harness"
+	"github.com/netl-dev/netl/internal/kernel"
 	"github.com/netl-dev/netl/internal/splat"
 )
 
@@ -202,6 +203,10 @@ const (
 	NotABug       = "not a bug on this kernel"
 	NotReproduced = "not reproduced"
 	Error         = "error"
+	// NoDebugFlavour: the case needs the debug flavour (KASAN,
+	// kmemleak, ...), and the series is Debian's prebuilt kernel, which
+	// has none. Nothing ran; the table says so.
+	NoDebugFlavour = "not run: no debug flavour"
 )
 
 // Verdict is a case on one kernel: the buggy module and the fixed one.
@@ -220,7 +225,7 @@ type Verdict struct {
 // the case is wrong, and someone must look.
 func (v Verdict) OK() bool {
 	_, harmless := v.Case.NotABug[v.Series]
-	return (v.Verdict == Reproduced && !harmless) || v.Verdict == NotABug
+	return (v.Verdict == Reproduced && !harmless) || v.Verdict == NotABug || v.Verdict == NoDebugFlavour
 }
 
 // Decide applies the rule in the package comment.
@@ -338,6 +343,10 @@ func (c Case) counted(reports []splat.Report) ([]splat.Report, func(splat.Report
 // Run runs c on series: the buggy module, then netl.ko.
 func Run(ctx context.Context, root string, c Case, series string, progress io.Writer) Verdict {
 	v := Verdict{Case: c, Series: series}
+	if c.Debug && kernel.IsPrebuilt(series) {
+		v.Verdict, v.Reason = NoDebugFlavour, fmt.Sprintf("%s needs the debug flavour, and %s is Debian's prebuilt kernel", c.ID, series)
+		return v
+	}
 	bin := ""
 	if c.Expect.Kind != "build-failure" {
 		dir, err := os.MkdirTemp("", "netl-repro-bin-")

@@ -1,7 +1,9 @@
 package repro
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -176,4 +178,13 @@ func TestDecideEveryOutcome(t *testing.T) {
 			assert.Equal(t, tc.ok, Verdict{Case: c, Series: tc.series, Verdict: v}.OK())
 		})
 	}
+}
+
+// A debug-only case on Debian's prebuilt kernel (no debug flavour) says
+// it did not run, and boots nothing.
+func TestDebugCaseOnPrebuiltKernelIsNotRun(t *testing.T) {
+	v := Run(context.Background(), t.TempDir(), Case{ID: "B9", Debug: true}, "debian-6.12", io.Discard)
+	assert.Equal(t, NoDebugFlavour, v.Verdict)
+	assert.Contains(t, v.Reason, "debian-6.12")
+	assert.Equal(t, Outcome{}, v.Buggy, "nothing ran")
 }
