@@ -54,7 +54,7 @@ func TestGuest(t *testing.T) {
 		require.NoError(t, err, "the harness could not run the guest")
 	}
 	t.Logf("kernel %s (%s), accelerator %s (%s), console log %s", res.Series, res.Release, res.Accel, res.AccelReason, res.ConsoleLog)
-	defer fmt.Fprintf(progressWriter(), "netl: phases: %s\n", res.Phases)
+	defer fmt.Fprintf(progressWriter(), "netl: kernel %s (%s) phases: %s\n", flavourName(res), res.Release, res.Phases)
 	Report(t, res)
 	reportClaims(t, s, res)
 	reportBenchmarks(t, res)

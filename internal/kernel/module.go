@@ -121,15 +121,18 @@ func (k *Kernel) moduleMake(dir string, args ...string) (*exec.Cmd, error) {
 	return k.inRoot("make", append([]string{"-C", k.headersDir(), "M=/" + rel}, args...)...), nil
 }
 
-// inRoot runs a program inside a prebuilt kernel's build root: chroot as
-// root, in a user namespace otherwise.
+// inRoot runs a program inside a prebuilt kernel's build root, in a mount
+// namespace of its own with /proc mounted (7.x's objtool reads
+// /proc/self/limits; the mount goes with the namespace, and the host's
+// mounts never see it). As root it chroots; otherwise it maps the user to
+// root in a user namespace first.
 func (k *Kernel) inRoot(prog string, args ...string) *exec.Cmd {
-	if os.Geteuid() == 0 {
-		return exec.Command("chroot", append([]string{k.buildRoot(), prog}, args...)...)
+	u := []string{"--mount", "--mount-proc=/proc", "--root=" + k.buildRoot()}
+	if os.Geteuid() != 0 {
+		u = append([]string{"--map-root-user"}, u...)
 	}
-	return exec.Command("unshare", append([]string{"--map-root-user", "--root=" + k.buildRoot(), prog}, args...)...)
+	return exec.Command("unshare", append(append(u, prog), args...)...)
 }
-
 // compilerOutput drops make's directory chatter so the compiler's own
 // messages are what a user reads.
 func compilerOutput(out string) string {
