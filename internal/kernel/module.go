@@ -133,6 +133,7 @@ func (k *Kernel) inRoot(prog string, args ...string) *exec.Cmd {
 	}
 	return exec.Command("unshare", append(append(u, prog), args...)...)
 }
+
 // compilerOutput drops make's directory chatter so the compiler's own
 // messages are what a user reads.
 func compilerOutput(out string) string {
