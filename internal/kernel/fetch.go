@@ -61,6 +61,10 @@ func (a apt) args() ([]string, error) {
 		// warning: the lists of an earlier run, or none, are used instead);
 		// the failure would then read as "the suite no longer serves it".
 		"-o", "APT::Update::Error-Mode=any",
+		// A mirror may serve a sid index past its Valid-Until (seen here:
+		// 23 days); it is still signed, and every pinned package is
+		// checked against its sha256.
+		"-o", "Acquire::Check-Valid-Until=false",
 		"-o", "Acquire::Languages=none",
 		"-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
 		"-o", "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",
