@@ -268,8 +268,7 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	all := kernel.Series(pins)
-	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+all[len(all)-1])
+	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+kernel.Newest(pins))
 	if s.Kernel.Debug {
 		r.Env = append(r.Env, contract.DebugEnv+"=1")
 	}

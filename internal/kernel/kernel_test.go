@@ -76,6 +76,8 @@ func TestEmbeddedPins(t *testing.T) {
 func TestSeriesOrder(t *testing.T) {
 	got := Series(map[string]Pin{"6.12": {}, "debian-6.12": {}, "5.10": {}, "7.2": {}, "debian-5.10": {}, "6.1": {}})
 	assert.Equal(t, []string{"5.10", "6.1", "6.12", "7.2", "debian-5.10", "debian-6.12"}, got)
+	assert.Equal(t, "7.2", Newest(map[string]Pin{"6.12": {}, "debian-7.2": {}, "5.10": {}}))
+	assert.Equal(t, "7.3", Newest(map[string]Pin{"7.2": {}, "debian-7.3": {}}))
 }
 
 func TestParseFragment(t *testing.T) {

@@ -245,6 +245,19 @@ func Series(pins map[string]Pin) []string {
 	return s
 }
 
+// Newest is the newest MAJOR.MINOR pinned, prebuilt or not ("7.2" for
+// debian-7.2): the guest's kernel-version gates may not name a newer one.
+func Newest(pins map[string]Pin) string {
+	newest := ""
+	for s := range pins {
+		v := strings.TrimPrefix(s, PrebuiltPrefix)
+		if newest == "" || seriesLess(newest, v) {
+			newest = v
+		}
+	}
+	return newest
+}
+
 // LookupPin returns the pin for a series, or an error that lists the known ones.
 func LookupPin(series string) (Pin, error) {
 	pins, err := Pins()
