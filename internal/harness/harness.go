@@ -20,7 +20,7 @@ import (
 
 // Options select what a Session boots.
 type Options struct {
-	Series    string // pinned series; kernel.DefaultSeries when empty
+	Series    string // pinned series; empty: the default (Prepare)
 	KernelSrc string // a kernel source tree or tarball instead of the pin
 	Debug     bool   // the debug flavour (kernel-config/debug.config)
 	// Module is "netl" (built from kmod/), "seed" (kmod/seed), "none", the
@@ -35,6 +35,10 @@ type Options struct {
 	// Allow lists kernel reports that do not fail a run, each with its
 	// reason; empty, every report counts.
 	Allow []splat.Allow
+	// BuildDeadline, when set, is when the caller gives up (go test's
+	// -timeout): a kernel build from source that could not end before it
+	// (KernelBuildTime) is refused with the command that builds it.
+	BuildDeadline time.Time
 	// BootEarly: Prepare starts the module's build and returns, and Run
 	// boots the guest beside it; the guest's init waits for the module
 	// (contract.RunSpec.WaitForHost). The edit loop's build then costs only
@@ -104,9 +108,8 @@ func Prepare(opts Options) (*Session, error) {
 		}
 	}
 	// The series is resolved here, once: the kernel carries its pin and
-	// fragments from now on. (An empty series is kernel.DefaultSeries;
-	// EnvOptions picks between it and Debian's prebuilt one.)
-	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
+	// fragments from now on.
+	k, err := planKernel(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +181,42 @@ func Prepare(opts Options) (*Session, error) {
 	}
 	return s, nil
 }
+
+// planKernel plans the kernel opts name. With no series named, that is
+// kernel.DefaultSeries (6.12, netl's own build: a guest boots it in about
+// a second, which is what the edit loop is made of) once it is in the
+// cache; until then Debian's prebuilt kernel of the same series
+// (kernel.DefaultPrebuilt: ready in under a minute, where the build takes
+// about nine, but booting in about ten seconds), said on progress. The
+// debug flavour exists only as netl's build. A build from source that
+// cannot end before opts.BuildDeadline is an error.
+func planKernel(opts Options) (*kernel.Kernel, error) {
+	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Series == "" && opts.KernelSrc == "" && !opts.Debug && !k.Built() {
+		fmt.Fprintf(opts.Progress, "netl: kernel %s is not built yet, so this run uses Debian's prebuilt %s "+
+			"(its guest boots in ~10 s instead of ~1 s). Build %s once (about 9 min) for the fast edit loop: make kernel SERIES=%s; "+
+			"or name a kernel: NETL_KERNEL=%s\n",
+			kernel.DefaultSeries, kernel.DefaultPrebuilt, kernel.DefaultSeries, kernel.DefaultSeries, kernel.DefaultSeries)
+		return kernel.Plan(kernel.Options{Series: kernel.DefaultPrebuilt})
+	}
+	if left := time.Until(opts.BuildDeadline); !opts.BuildDeadline.IsZero() && !k.Prebuilt() && !k.Built() && left < KernelBuildTime {
+		name := k.Series
+		if k.Debug {
+			name += " (debug flavour)"
+		}
+		return nil, fmt.Errorf("kernel %s is not built, and a build takes up to %s here, more than go test -timeout leaves (%s).\n"+
+			"Build it first, with progress: make kernel SERIES=%s%s\n(or run with -timeout 60m; without NETL_KERNEL the default uses Debian's prebuilt kernel until 6.12 is built)",
+			name, KernelBuildTime, left.Round(time.Second), k.Series, map[bool]string{true: " DEBUG=1"}[k.Debug])
+	}
+	return k, nil
+}
+
+// KernelBuildTime is what a kernel build from source takes here, with
+// margin (7-9 min measured on 2 cores under load).
+const KernelBuildTime = 20 * time.Minute
 
 // kbuildModule returns the module a directory's Kbuild builds: the one
 // "obj-m := NAME.o".

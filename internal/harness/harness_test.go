@@ -2,14 +2,18 @@ package harness
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/kernel"
 	"github.com/netl-dev/netl/internal/splat"
 )
 
@@ -140,4 +144,27 @@ func TestDecodeTestsKeepsSkips(t *testing.T) {
 	require.Len(t, f, 1, "in CI only the skip that is not a kernel-version gate fails: %v", f)
 	assert.Equal(t, "TestA", f[0].Test)
 	assert.Contains(t, f[0].Reason, "TestA/other skipped (x_test.go:3: not on this kernel, for no reason)")
+}
+
+// With no series named and 6.12 not in the cache, a run uses Debian's
+// prebuilt 6.12 and says so; the debug flavour stays netl's 6.12. A build
+// from source that go test's deadline would cut short is refused.
+func TestDefaultKernelAndBuildDeadline(t *testing.T) {
+	t.Setenv("NETL_CACHE", t.TempDir())
+	var progress strings.Builder
+	k, err := planKernel(Options{Progress: &progress})
+	require.NoError(t, err)
+	assert.Equal(t, kernel.DefaultPrebuilt, k.Series)
+	assert.Contains(t, progress.String(), "make kernel SERIES="+kernel.DefaultSeries)
+
+	k, err = planKernel(Options{Debug: true, Progress: io.Discard})
+	require.NoError(t, err)
+	assert.Equal(t, kernel.DefaultSeries, k.Series)
+
+	_, err = planKernel(Options{Series: "6.1", BuildDeadline: time.Now().Add(10 * time.Minute), Progress: io.Discard})
+	require.ErrorContains(t, err, "make kernel SERIES=6.1")
+	_, err = planKernel(Options{Series: "debian-6.1", BuildDeadline: time.Now().Add(10 * time.Minute), Progress: io.Discard})
+	require.NoError(t, err, "a prebuilt kernel is ready in a minute")
+	_, err = planKernel(Options{Series: "6.1", BuildDeadline: time.Now().Add(time.Hour), Progress: io.Discard})
+	require.NoError(t, err)
 }
