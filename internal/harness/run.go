@@ -320,11 +320,12 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		res.Phases.Clock = seconds(st.ClockSeconds)
 	}
 	res.ProgramStarted, res.ProgramLines = programLines(vres.Console)
-	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow, s.allowedTaints()); err != nil {
+	taints := s.allowedTaints()
+	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow, taints); err != nil {
 		return nil, err
 	}
 	if st := res.Status; st != nil {
-		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter, s.allowedTaints()); ok && !taintExplained(res.Reports) {
+		if rep, ok := splat.TaintReport(st.TaintedBefore, st.TaintedAfter, taints); ok && !taintExplained(res.Reports) {
 			res.Reports = append(res.Reports, rep)
 		}
 	}

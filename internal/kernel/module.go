@@ -65,13 +65,7 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 		progress = io.Discard
 	}
 	fmt.Fprintf(progress, "netl: building %s.ko for kernel %s\n", name, k.Release)
-	// A prebuilt kernel's modules build inside its build root (the
-	// release's compiler and headers), so the sources go there.
-	tmpParent := filepath.Join(dir, "modules")
-	if k.Prebuilt() {
-		tmpParent = filepath.Join(k.buildRoot(), "tmp")
-	}
-	tmp, err := os.MkdirTemp(ensureDir(tmpParent), ".build-")
+	tmp, inside, err := k.workDir(filepath.Join(dir, "modules"), ".build-")
 	if err != nil {
 		return "", err
 	}
@@ -85,11 +79,7 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 	// turns on netl's -Werror (kmod/Kbuild, opt-in there), so a warning on
 	// any series fails the harness's build. A module of one's own ignores it
 	// unless its Kbuild reads it.
-	cmd, err := k.moduleMake(tmp, "W=1", "NETL_WERROR=y", "modules")
-	if err != nil {
-		return "", err
-	}
-	out, err := cmd.CombinedOutput()
+	out, err := k.moduleMake(inside, "W=1", "NETL_WERROR=y", "modules").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))
 	}
@@ -106,19 +96,31 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 	return ko, cache.WriteFile(ko, data, 0o644)
 }
 
-// moduleMake is make for the module in dir against k: on the host for
-// netl's own kernels, inside the build root for a prebuilt one (chroot as
-// root; in a user namespace otherwise).
-func (k *Kernel) moduleMake(dir string, args ...string) (*exec.Cmd, error) {
+// moduleMake is make for the module in dir (a path k's tools see:
+// workDir) against k: on the host for netl's own kernels, inside the build
+// root for a prebuilt one.
+func (k *Kernel) moduleMake(dir string, args ...string) *exec.Cmd {
 	if !k.Prebuilt() {
-		return exec.Command("make", append([]string{"-C", k.Dir, "M=" + dir}, args...)...), nil
+		return exec.Command("make", append([]string{"-C", k.Dir, "M=" + dir}, args...)...)
 	}
-	root := k.buildRoot()
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return nil, fmt.Errorf("module build directory %s is outside the build root %s", dir, root)
+	return k.inRoot("make", append([]string{"-C", k.headersDir(), "M=" + dir}, args...)...)
+}
+
+// workDir makes a temporary directory where k's tools can reach it: under
+// parent for netl's own kernels; in a prebuilt kernel's build root, where
+// its compiler runs. It returns the directory on the host and as the tools
+// see it (the same path, or the one inside the root).
+func (k *Kernel) workDir(parent, prefix string) (host, inside string, err error) {
+	if k.Prebuilt() {
+		parent = filepath.Join(k.buildRoot(), "tmp")
 	}
-	return k.inRoot("make", append([]string{"-C", k.headersDir(), "M=/" + rel}, args...)...), nil
+	if host, err = os.MkdirTemp(ensureDir(parent), prefix); err != nil {
+		return "", "", err
+	}
+	if !k.Prebuilt() {
+		return host, host, nil
+	}
+	return host, "/" + filepath.Join("tmp", filepath.Base(host)), nil
 }
 
 // inRoot runs a program inside a prebuilt kernel's build root, in a mount

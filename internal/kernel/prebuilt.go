@@ -166,12 +166,8 @@ func unpackImage(k *Kernel, debs map[string]string, tmp string, log, progress io
 	var recs []cpio.Record
 	var names []string
 	for i, m := range mods {
-		data, err := decompressModule(m.path)
-		if err != nil {
-			return err
-		}
 		name := fmt.Sprintf("%s/%02d-%s.ko", contract.BootModulesDir, i, m.name)
-		recs = append(recs, cpio.StaticFile(name, string(data), 0o644))
+		recs = append(recs, cpio.StaticFile(name, string(m.image), 0o644))
 		names = append(names, m.name)
 	}
 	fmt.Fprintf(progress, "netl: kernel %s: the guest loads %s before it mounts the share\n", k.Series, strings.Join(names, ", "))
@@ -191,7 +187,11 @@ func unpackImage(k *Kernel, debs map[string]string, tmp string, log, progress io
 	return f.Close()
 }
 
-type module struct{ name, path string }
+// module is a boot module: its name and its uncompressed image.
+type module struct {
+	name  string
+	image []byte
+}
 
 // bootModuleOrder resolves the wanted modules and their dependencies (the
 // depends= of each module's .modinfo; the package has no modules.dep,
@@ -239,7 +239,7 @@ func bootModuleOrder(modDir string, want []string) ([]module, error) {
 				return err
 			}
 		}
-		order = append(order, module{name: name, path: p})
+		order = append(order, module{name: name, image: data})
 		return nil
 	}
 	for _, w := range want {

@@ -45,14 +45,22 @@ type binfiles struct {
 	} `json:"fileinfo"`
 }
 
-var debFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.~_%-]*\.deb$`)
+var (
+	debFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.~_%-]*\.deb$`)
+	sha1RE    = regexp.MustCompile(`^[0-9a-f]{40}$`)
+)
+
+// binfilesURL asks the snapshot archive which files hold d.
+func binfilesURL(d Deb) string {
+	return fmt.Sprintf("%s/mr/binary/%s/%s/binfiles?fileinfo=1", snapshotBase(), url.PathEscape(d.Package), url.PathEscape(d.Version))
+}
 
 // downloadSnapshot fetches the exact package and version d names from the
 // snapshot archive, into a temporary directory of the cache, and returns
 // the file and its sha256 (the caller compares it with the pin).
 func downloadSnapshot(cache string, d Deb, log io.Writer) (path, sum string, cleanup func(), err error) {
 	base := snapshotBase()
-	q := fmt.Sprintf("%s/mr/binary/%s/%s/binfiles?fileinfo=1", base, url.PathEscape(d.Package), url.PathEscape(d.Version))
+	q := binfilesURL(d)
 	fmt.Fprintf(log, "netl: asking Debian's snapshot archive for %s\n", d)
 	resp, err := snapshotClient.Get(q)
 	if err != nil {
@@ -84,7 +92,7 @@ func downloadSnapshot(cache string, d Deb, log io.Writer) (path, sum string, cle
 	if !debFileRE.MatchString(name) || !strings.HasPrefix(name, d.Package+"_") {
 		return "", "", nil, fmt.Errorf("%s names the file %q, not a .deb of %s", q, name, d.Package)
 	}
-	if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(hash) {
+	if !sha1RE.MatchString(hash) {
 		return "", "", nil, fmt.Errorf("%s gives the file hash %q, not a sha1", q, hash)
 	}
 	tmp, err := os.MkdirTemp(ensureDir(filepath.Join(cache, "debs")), ".download-")
@@ -138,7 +146,7 @@ func Resolvable(cache string, d Deb, log io.Writer) (from string, err error) {
 	if suiteErr == nil {
 		suiteErr = fmt.Errorf("debian %s serves %s only in %s", d.Suite, d.Package, orNone(served))
 	}
-	q := fmt.Sprintf("%s/mr/binary/%s/%s/binfiles?fileinfo=1", snapshotBase(), url.PathEscape(d.Package), url.PathEscape(d.Version))
+	q := binfilesURL(d)
 	resp, err := snapshotClient.Get(q)
 	if err != nil {
 		return "", fmt.Errorf("%v; snapshot: %v", suiteErr, err)

@@ -24,11 +24,7 @@ var NetlinkConstants = []string{
 // (exported from its tree, not the host's /usr/include) and returns the
 // values of NetlinkConstants as the compiler sees them.
 func (k *Kernel) NetlinkUAPI() (map[string]int64, error) {
-	parent := ""
-	if k.Prebuilt() {
-		parent = ensureDir(filepath.Join(k.buildRoot(), "tmp"))
-	}
-	dir, err := os.MkdirTemp(parent, "netl-uapi-")
+	dir, inside, err := k.workDir(os.TempDir(), "netl-uapi-")
 	if err != nil {
 		return nil, err
 	}
@@ -46,16 +42,12 @@ func (k *Kernel) NetlinkUAPI() (map[string]int64, error) {
 	if k.Prebuilt() {
 		// Debian's kernel: its pinned linux-libc-dev, in the build
 		// root, compiled and run there as the release's userspace would.
-		rel, err := filepath.Rel(k.buildRoot(), dir)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			return nil, fmt.Errorf("uapi program directory %s is outside the build root", dir)
-		}
 		cc, err := k.compiler(k.buildRoot())
 		if err != nil {
 			return nil, err
 		}
-		compile = k.inRoot(cc, "-o", "/"+rel+"/uapi", "/"+rel+"/uapi.c")
-		runProg = k.inRoot("/" + rel + "/uapi")
+		compile = k.inRoot(cc, "-o", inside+"/uapi", inside+"/uapi.c")
+		runProg = k.inRoot(inside + "/uapi")
 	} else {
 		hdrs, err := k.uapiHeaders()
 		if err != nil {

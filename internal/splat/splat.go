@@ -170,6 +170,7 @@ func Scan(console string, patterns []Pattern, allow []Allow, taints uint64) ([]R
 			return nil, fmt.Errorf("splat: allow entry %v has no reason", a.Title)
 		}
 	}
+	allowedFlags := allowedLetters(taints)
 	var reports []Report
 	var cur *Report
 	var curLeads bool
@@ -229,7 +230,7 @@ func Scan(console string, patterns []Pattern, allow []Allow, taints uint64) ([]R
 		}
 		if m := tainted.FindStringSubmatch(line); m != nil {
 			if flags := strings.Map(func(r rune) rune {
-				if strings.ContainsRune(allowedLetters(taints), r) {
+				if strings.ContainsRune(allowedFlags, r) {
 					return -1
 				}
 				return r
