@@ -18,7 +18,7 @@ HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
 # no QEMU (the harness's own VM tests are named TestVM*).
 UNITFLAGS ?=
 
-.PHONY: help test unit lint vm kernel matrix claims bench repro checkpatch splat-testdata clean-cache
+.PHONY: help test unit lint vm cover kernel matrix claims bench repro checkpatch splat-testdata clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags netlguest ./vmtest/...
 	$(GO) tool actionlint
+
+cover: ## netl.c's line and branch coverage from the guest suite on SERIES' debug flavour: a table per series, lcov and HTML in the cache's logs
+	$(NETLVM) test -cover $(if $(COVERMIN),-cover-min $(COVERMIN)) -kernel $(SERIES)
 
 kernel: ## build (or find in the cache) the kernel(s) for SERIES
 	$(NETLVM) kernel build $(DEBUGFLAG) $(SERIES)

@@ -224,8 +224,12 @@ func runCmd(args []string, shell bool) (int, error) {
 	timeout := fs.Duration("timeout", vm.DefaultTimeout, "bound on the whole guest run")
 	verbose := fs.Bool("v", false, "show the kernel's boot messages too")
 	debug := fs.Bool("debug", false, "boot the debug flavour (KASAN, lockdep, kmemleak, hung-task, fault injection)")
+	coverFlag := fs.Bool("cover", false, "the module's line and branch coverage from this run (gcov; implies -debug): a table, an lcov tracefile and HTML in the cache's logs")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
+	}
+	if *coverFlag && shell {
+		return 2, usageError("shell: -cover is for run")
 	}
 	if !shell && fs.NArg() == 0 {
 		return 2, usageError("run: name a PROGRAM after --")
@@ -246,7 +250,7 @@ func runCmd(args []string, shell bool) (int, error) {
 	if shell && *timeout == vm.DefaultTimeout {
 		*timeout = 24 * time.Hour
 	}
-	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Debug: *debug, Module: *module,
+	s, err := harness.Prepare(harness.Options{Series: *series, KernelSrc: *src, Debug: *debug, Cover: *coverFlag, Module: *module,
 		ModParams: *params, Timeout: *timeout, Append: strings.Fields(*appendArgs), Progress: os.Stderr,
 		BootEarly: !shell}) // the module builds while the guest boots
 	if err != nil {
@@ -283,6 +287,15 @@ func runCmd(args []string, shell bool) (int, error) {
 	}
 	if res.Stage() != contract.StageDone {
 		return 1, fmt.Errorf("guest stopped at stage %s: %s", res.Stage(), res.Status.Error)
+	}
+	if *coverFlag {
+		if res.CoverErr != nil {
+			return 1, res.CoverErr
+		}
+		prefix := strings.TrimSuffix(res.ConsoleLog, ".console.log") + ".cover"
+		if err := coverReport(os.Stderr, res, prefix, 0); err != nil {
+			return 1, err
+		}
 	}
 	if res.ExitCode() != 0 {
 		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), res.ExitCode())

@@ -31,8 +31,13 @@ func testCmd(args []string) (int, error) {
 	run := fs.String("run", "", "only guest tests matching this regexp")
 	debug := fs.Bool("debug", false, "the debug flavour of each kernel")
 	logDir := fs.String("logs", "", "directory for each series' results and console (default: the cache's logs/)")
+	coverFlag := fs.Bool("cover", false, "the module's line and branch coverage (gcov; implies -debug): a table per series, an lcov tracefile and HTML in the logs")
+	coverMin := fs.Float64("cover-min", 0, "with -cover: fail when the module's line coverage is below this percentage")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
+	}
+	if *coverFlag {
+		*debug = true
 	}
 	list, err := seriesList(*series, *debug)
 	if err != nil {
@@ -58,7 +63,7 @@ func testCmd(args []string) (int, error) {
 	sessions := make(map[string]*harness.Session)
 	results := make(map[string]*seriesResult)
 	for _, s := range list {
-		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Progress: os.Stderr})
+		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Cover: *coverFlag, Progress: os.Stderr})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "netlvm: %s: %v\n", s, err)
 			results[s] = &seriesResult{err: firstLine(err.Error()), tests: map[string]cell{}}
@@ -93,7 +98,7 @@ func testCmd(args []string) (int, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			name := s + map[bool]string{true: "-debug"}[*debug]
-			r := runSeries(sess, suite, filepath.Join(*logDir, "test-"+name))
+			r := runSeries(sess, suite, filepath.Join(*logDir, "test-"+name), *coverMin)
 			mu.Lock()
 			results[s] = r
 			mu.Unlock()
@@ -102,6 +107,11 @@ func testCmd(args []string) (int, error) {
 	}
 	wg.Wait()
 	fmt.Print(matrixTable(list, results))
+	for _, s := range list {
+		if c := results[s].cover; c != "" {
+			fmt.Print(c)
+		}
+	}
 	fmt.Printf("\n%d series in %s; results and console logs in %s\n", len(list), time.Since(start).Round(time.Second), *logDir)
 	for _, s := range list {
 		if !results[s].ok {
@@ -121,6 +131,7 @@ type seriesResult struct {
 	took  time.Duration
 	tests map[string]cell
 	err   string // the run itself failed (no kernel, no VM): why
+	cover string // the coverage table and where its reports are (-cover)
 }
 
 func (r *seriesResult) summary() string {
@@ -138,7 +149,7 @@ func (r *seriesResult) summary() string {
 // result: a cell per guest test, and whatever failed outside the tests.
 // It keeps the console (PREFIX.console.log), a summary of the result
 // (PREFIX.json) and the claims table in the logs.
-func runSeries(sess *harness.Session, suite harness.Suite, prefix string) *seriesResult {
+func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverMin float64) *seriesResult {
 	start := time.Now()
 	res, err := sess.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: prefix + ".console.log"})
 	r := &seriesResult{took: time.Since(start), tests: map[string]cell{}}
@@ -168,6 +179,13 @@ func runSeries(sess *harness.Session, suite harness.Suite, prefix string) *serie
 		if f.Test == "" {
 			outside = append(outside, f.Reason)
 		}
+	}
+	if res.Cover != nil {
+		var b strings.Builder
+		if err := coverReport(&b, res, prefix, coverMin); err != nil {
+			outside = append(outside, err.Error())
+		}
+		r.cover = b.String()
 	}
 	if len(outside) > 0 {
 		r.err = strings.Join(outside, "; ")

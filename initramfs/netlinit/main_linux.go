@@ -146,6 +146,12 @@ func run() (st contract.Status) {
 	start := time.Now()
 	err = cmd.Run()
 	st.ProgramSeconds = time.Since(start).Seconds()
+	if spec.Coverage != "" {
+		var cerr error
+		if st.CoverageFiles, cerr = copyGcda(filepath.Join(contract.ShareDir, spec.Coverage)); cerr != nil {
+			st.CoverageError = cerr.Error()
+		}
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -302,4 +308,39 @@ func uptime() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// copyGcda copies every .gcda file under contract.GcovDir (mounting
+// debugfs when the program did not) to dst, at its path below GcovDir.
+// Reading one is what makes the kernel write the counters out; the .gcno
+// files beside them are symbolic links to the host's build, left alone.
+func copyGcda(dst string) (int, error) {
+	if _, err := os.Stat(contract.GcovDir); errors.Is(err, os.ErrNotExist) {
+		if err := unix.Mount("debugfs", "/sys/kernel/debug", "debugfs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return 0, fmt.Errorf("mounting debugfs for gcov: %v", err)
+		}
+	}
+	n := 0
+	err := filepath.WalkDir(contract.GcovDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(p, ".gcda") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, strings.TrimPrefix(p, contract.GcovDir))
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		n++
+		return os.WriteFile(out, data, 0o644)
+	})
+	if errors.Is(err, os.ErrNotExist) && n == 0 {
+		return 0, fmt.Errorf("no %s: the kernel has no CONFIG_GCOV_KERNEL", contract.GcovDir)
+	}
+	return n, err
 }

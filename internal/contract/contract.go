@@ -89,7 +89,17 @@ type RunSpec struct {
 	// sets up, writes WaitMark to the kernel log and reads its console
 	// until the host answers ReadyLine; only then does it load the module.
 	WaitForHost bool `json:"wait_for_host,omitempty"`
+	// Coverage, when set, is a directory in the share: after the program,
+	// init copies there every .gcda file the kernel's gcov keeps under
+	// GcovDir (the profiled module's counters, also for a module the
+	// program unloaded: gcov_persist keeps them), at its path below
+	// GcovDir.
+	Coverage string `json:"coverage,omitempty"`
 }
+
+// GcovDir is where a kernel with CONFIG_GCOV_KERNEL keeps the counters of
+// profiled code (Documentation/dev-tools/gcov.rst).
+const GcovDir = "/sys/kernel/debug/gcov"
 
 // The handshake of RunSpec.WaitForHost. The guest asks through the kernel
 // log, whose lines reach the console whole, and the host answers on the
@@ -131,6 +141,10 @@ type Status struct {
 	WaitSeconds    float64 `json:"wait_seconds,omitempty"` // RunSpec.WaitForHost
 	ClockSeconds   float64 `json:"clock_seconds"`
 	ProgramSeconds float64 `json:"program_seconds"`
+	// CoverageFiles is how many .gcda files init copied (RunSpec.Coverage),
+	// and CoverageError why it could not copy them.
+	CoverageFiles int    `json:"coverage_files,omitempty"`
+	CoverageError string `json:"coverage_error,omitempty"`
 }
 
 // WriteSpec writes spec into the share directory.

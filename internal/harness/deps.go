@@ -13,9 +13,9 @@ import (
 )
 
 // hostPackages are the Debian packages a run needs: QEMU, the kernel
-// build tools, and what unpacks Debian's prebuilt kernels and makes their
-// build roots.
-var hostPackages = append(append([]string{"qemu-system-x86", "debian-archive-keyring"}, kernel.BuildPackages...), kernel.PrebuiltPackages...)
+// build tools, what unpacks Debian's prebuilt kernels and makes their
+// build roots, and genhtml (lcov) for coverage reports.
+var hostPackages = append(append([]string{"qemu-system-x86", "debian-archive-keyring", "lcov"}, kernel.BuildPackages...), kernel.PrebuiltPackages...)
 
 // ErrMissingDeps marks a host that lacks packages and cannot install them.
 var ErrMissingDeps = errors.New("missing host packages")
@@ -55,7 +55,7 @@ func missingDeps() []string {
 	if err := kernel.CheckBuildTools(); err != nil {
 		missing = append(missing, err.Error())
 	}
-	for _, p := range []string{"mmdebstrap", "zstd", "dpkg-deb"} {
+	for _, p := range []string{"mmdebstrap", "zstd", "dpkg-deb", "genhtml"} {
 		if !hasProgram(p) {
 			missing = append(missing, p)
 		}

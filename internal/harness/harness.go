@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netl-dev/netl/initramfs"
+	"github.com/netl-dev/netl/internal/cover"
 	"github.com/netl-dev/netl/internal/kernel"
 	"github.com/netl-dev/netl/internal/splat"
 )
@@ -23,6 +24,11 @@ type Options struct {
 	Series    string // pinned series; empty: the default (Prepare)
 	KernelSrc string // a kernel source tree or tarball instead of the pin
 	Debug     bool   // the debug flavour (kernel-config/debug.config)
+	// Cover builds the module profiled for gcov and brings its counters
+	// back after the run (Result.Cover). It needs the module's sources and
+	// gcov's kernel runtime, so it implies Debug and refuses a .ko file
+	// and Debian's prebuilt kernels.
+	Cover bool
 	// Module is "netl" (built from kmod/), "seed" (kmod/seed), "none", the
 	// path of a .ko, or a directory with a Kbuild to build against the kernel.
 	Module    string
@@ -59,6 +65,7 @@ type Session struct {
 	// initramfs); every Result starts from them.
 	Prepared Phases
 
+	gcov        string        // Options.Cover: the gcov of the module's compiler
 	moduleName  string        // the .ko's file name, known before it is built
 	moduleBuilt chan struct{} // closed when a BootEarly build ended
 	moduleErr   error
@@ -92,6 +99,15 @@ func Prepare(opts Options) (*Session, error) {
 	}
 	if opts.Module == "seed" {
 		opts.Module = filepath.Join(root, "kmod", "seed")
+	}
+	if opts.Cover {
+		if m := opts.Module; m == "none" || strings.HasSuffix(m, ".ko") {
+			return nil, fmt.Errorf("coverage needs the module's sources to build it profiled: want netl, seed or a directory with a Kbuild, not %q", m)
+		}
+		if kernel.IsPrebuilt(opts.Series) {
+			return nil, fmt.Errorf("coverage needs gcov's kernel runtime (CONFIG_GCOV_KERNEL), which Debian's kernel %s lacks: use one of netl's own series (6.12, ...)", opts.Series)
+		}
+		opts.Debug = true // where CONFIG_GCOV_KERNEL is (kernel-config/debug.config)
 	}
 	// Bad input fails here, before minutes of building.
 	var modName string
@@ -137,17 +153,25 @@ func Prepare(opts Options) (*Session, error) {
 	}
 	s.Prepared.Kernel = time.Since(t)
 
+	buildModule := kernel.BuildModule
+	if opts.Cover {
+		if s.gcov, err = cover.GcovFor(k.ConfigValue("CONFIG_GCC_VERSION")); err != nil {
+			<-initramfsDone
+			return nil, err
+		}
+		buildModule = kernel.BuildModuleCover
+	}
 	var build func() (string, error)
 	switch m := opts.Module; {
 	case m == "netl":
 		s.moduleName = "netl.ko"
 		build = func() (string, error) {
-			return kernel.BuildModule(s.Kernel, os.DirFS(root), "kmod", "netl", opts.Progress)
+			return buildModule(s.Kernel, os.DirFS(root), "kmod", "netl", opts.Progress)
 		}
 	case modName != "":
 		s.moduleName = modName + ".ko"
 		build = func() (string, error) {
-			return kernel.BuildModule(s.Kernel, os.DirFS(m), ".", modName, opts.Progress)
+			return buildModule(s.Kernel, os.DirFS(m), ".", modName, opts.Progress)
 		}
 	case m != "none":
 		s.Module, _ = filepath.Abs(m)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/cover"
 	"github.com/netl-dev/netl/internal/splat"
 	"github.com/netl-dev/netl/internal/vm"
 )
@@ -102,6 +103,11 @@ type Result struct {
 	Phases         Phases
 	ConsoleLog     string
 	Tail           []string // the console's last lines
+	// Cover is the module's coverage (Options.Cover), from the counters
+	// the guest copied out after the program; CoverErr is why there is
+	// none, and fails the run.
+	Cover    *cover.Profile
+	CoverErr error
 }
 
 // ExitCode is the program's exit status; -1 when it did not run or the
@@ -185,6 +191,9 @@ func (r *Result) Failures(ci bool) []Failure {
 	for _, rep := range r.Unplaced() {
 		f = append(f, Failure{Reason: fmt.Sprintf("kernel %s outside any test: %s", rep.Kind, rep.Title), Detail: rep.String()})
 	}
+	if r.CoverErr != nil {
+		f = append(f, Failure{Reason: firstLine(r.CoverErr.Error()), Detail: r.CoverErr.Error()})
+	}
 	failed := false
 	for _, t := range r.Tests {
 		switch {
@@ -236,6 +245,9 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 	if r.GoTest {
 		spec.Args = append([]string{"-test.v=test2json"}, spec.Args...)
 		spec.Stdout = "program.out"
+	}
+	if s.Opts.Cover {
+		spec.Coverage = "gcov"
 	}
 	if s.moduleName != "" {
 		spec.Module = s.moduleName
@@ -319,6 +331,9 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		res.Phases.Wait = seconds(st.WaitSeconds)
 		res.Phases.Clock = seconds(st.ClockSeconds)
 	}
+	if s.Opts.Cover && res.Status != nil {
+		res.Cover, res.CoverErr = s.collectCover(share, spec, res.Status)
+	}
 	res.ProgramStarted, res.ProgramLines = programLines(vres.Console)
 	taints := s.allowedTaints()
 	if res.Reports, err = splat.Scan(vres.Console, splat.Patterns, s.Opts.Allow, taints); err != nil {
@@ -357,6 +372,22 @@ func (s *Session) Run(ctx context.Context, r Run) (*Result, error) {
 		}
 	}
 	return res, vmErr
+}
+
+// collectCover reads the module's coverage from the counters the guest
+// copied into the share (contract.RunSpec.Coverage).
+func (s *Session) collectCover(share string, spec contract.RunSpec, st *contract.Status) (*cover.Profile, error) {
+	if st.CoverageError != "" {
+		return nil, fmt.Errorf("coverage: the guest could not copy gcov's counters: %s", st.CoverageError)
+	}
+	if st.CoverageFiles == 0 {
+		if st.Stage != contract.StageDone {
+			return nil, fmt.Errorf("coverage: none, the guest stopped at stage %s before the program ended", st.Stage)
+		}
+		return nil, fmt.Errorf("coverage: the guest found no gcov counters under %s (was %s loaded?)", contract.GcovDir, s.moduleName)
+	}
+	name := strings.TrimSuffix(s.moduleName, ".ko")
+	return cover.Collect(name, filepath.Join(share, spec.Coverage), filepath.Dir(s.Module), s.gcov)
 }
 
 // stageFiles copies the module, the program and its files into the share.

@@ -20,12 +20,32 @@ import (
 // so an unchanged module is never rebuilt. A module that fails to build
 // returns the compiler's output.
 func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) (string, error) {
+	return buildModule(k, src, srcDir, name, false, progress)
+}
+
+// BuildModuleCover builds the module as BuildModule does, profiled for
+// gcov (GCOV_PROFILE=y on make's command line, which reaches every object
+// without a line in the module's Kbuild), and keeps beside name.ko what a
+// coverage report needs: the .gcno files and the sources they describe.
+// k must have CONFIG_GCOV_KERNEL (the debug flavour).
+func BuildModuleCover(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) (string, error) {
+	if k.ConfigValue("CONFIG_GCOV_KERNEL") != "y" {
+		return "", fmt.Errorf("coverage of %s.ko needs a kernel with CONFIG_GCOV_KERNEL=y (the debug flavour of netl's own kernels); kernel %s has none", name, k.Series)
+	}
+	return buildModule(k, src, srcDir, name, true, progress)
+}
+
+func buildModule(k *Kernel, src fs.FS, srcDir, name string, cover bool, progress io.Writer) (string, error) {
 	files, err := fs.ReadDir(src, srcDir)
 	if err != nil {
 		return "", err
 	}
+	makeArgs := []string{"W=1", "NETL_WERROR=y"}
+	if cover {
+		makeArgs = append(makeArgs, "GCOV_PROFILE=y")
+	}
 	h := cache.NewKey()
-	h.Printf("%s W=1 NETL_WERROR=y\n%s\n", recipe, k.Key)
+	h.Printf("%s %s\n%s\n", recipe, strings.Join(makeArgs, " "), k.Key)
 	if k.sourceTree() {
 		// A source tree keeps its key across incremental rebuilds; what
 		// make relinked is what the module must be built against again.
@@ -79,7 +99,7 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 	// turns on netl's -Werror (kmod/Kbuild, opt-in there), so a warning on
 	// any series fails the harness's build. A module of one's own ignores it
 	// unless its Kbuild reads it.
-	out, err := k.moduleMake(inside, "W=1", "NETL_WERROR=y", "modules").CombinedOutput()
+	out, err := k.moduleMake(inside, append(makeArgs, "modules")...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s.ko against kernel %s failed: %w\n%s", name, k.Release, err, compilerOutput(string(out)))
 	}
@@ -89,6 +109,29 @@ func BuildModule(k *Kernel, src fs.FS, srcDir, name string, progress io.Writer) 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", err
 	}
+	if cover {
+		// The notes the compiler wrote, and the sources under their own
+		// names: the .gcno files name the sources by their path in tmp.
+		gcno, _ := filepath.Glob(filepath.Join(tmp, "*.gcno"))
+		if len(gcno) == 0 {
+			return "", fmt.Errorf("building %s.ko with GCOV_PROFILE=y wrote no .gcno file:\n%s", name, out)
+		}
+		for _, f := range gcno {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return "", err
+			}
+			if err := cache.WriteFile(filepath.Join(outDir, filepath.Base(f)), data, 0o644); err != nil {
+				return "", err
+			}
+		}
+		for n, data := range contents {
+			if err := cache.WriteFile(filepath.Join(outDir, n), data, 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
+	// name.ko last: its presence is what says the directory is complete.
 	data, err := os.ReadFile(filepath.Join(tmp, name+".ko"))
 	if err != nil {
 		return "", err
