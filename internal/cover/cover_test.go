@@ -2,6 +2,7 @@ package cover
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,7 +139,10 @@ func TestCollect(t *testing.T) {
 	if err := p.WriteLcov(&info, "suite"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SF:" + f.Path + "\n", "FNDA:4,even\n", "FNDA:0,never\n", "DA:11,0\n", "end_of_record\n"} {
+	// even's "if (x % 2)" went each way twice in four calls.
+	for _, want := range []string{"SF:" + f.Path + "\n", "FNDA:4,even\n", "FNDA:0,never\n", "DA:11,0\n",
+		"BRDA:4,0,0,2\nBRDA:4,0,1,2\n", fmt.Sprintf("LF:%d\nLH:%d\n", tot.Lines, tot.LinesHit),
+		fmt.Sprintf("BRF:%d\nBRH:%d\n", tot.Branches, tot.BranchHit), "end_of_record\n"} {
 		if !strings.Contains(info.String(), want) {
 			t.Errorf("tracefile lacks %q:\n%s", want, info.String())
 		}
@@ -159,10 +163,10 @@ func TestCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	// genhtml counts from the tracefile: its totals are the table's.
-	want := strings.Fields(ratio(tot.LinesHit, tot.Lines))[0]
-	hit, total, _ := strings.Cut(want, "/")
-	if !strings.Contains(string(page), ">"+hit+"<") || !strings.Contains(string(page), ">"+total+"<") {
-		t.Errorf("genhtml's index.html does not show %s lines", want)
+	for _, n := range []int{tot.LinesHit, tot.Lines, tot.BranchHit, tot.Branches} {
+		if !strings.Contains(string(page), fmt.Sprintf(">%d<", n)) {
+			t.Errorf("genhtml's index.html does not show %d (totals %+v)", n, tot)
+		}
 	}
 }
 
