@@ -134,6 +134,7 @@ func TestMalformedInput(t *testing.T) {
 		{"malformed, no request flag", hdr(8, netlink.TypeEcho, netlink.Acknowledge, nil), unix.EAGAIN, true},
 		{"echo payload too short", hdr(16+4, netlink.TypeEcho, req, []byte{1, 0, 0, 0}), unix.EINVAL, true},
 		{"broadcast payload too short", hdr(16+2, netlink.TypeBroadcast, req, []byte{1, 0}), unix.EINVAL, true},
+		{"broadcast reserved field not 0", hdr(16+8, netlink.TypeBroadcast, req, []byte{1, 0, 0, 0, 1, 0, 0, 0}), unix.EINVAL, false},
 		{"notify payload too short", hdr(16+4, netlink.TypeNotify, req, []byte{0, 0, 0, 0}), unix.EINVAL, true},
 		{"dump without NLM_F_DUMP", hdr(16+4, netlink.TypeDump, req, []byte{1, 0, 0, 0}), unix.EINVAL, false},
 		{"echo count over 100", hdr(16+8, netlink.TypeEcho, req, []byte{101, 0, 0, 0, 0, 0, 0, 0}), unix.EINVAL, false},

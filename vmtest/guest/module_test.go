@@ -118,6 +118,15 @@ func TestModuleUnloadAndReload(t *testing.T) {
 func TestModuleRejectsBadParameters(t *testing.T) {
 	begin(t)
 	reloadModule(t, "")
+	// Written to the loaded module through sysfs: refused, value kept.
+	// (A load refused for its parameters never runs the module's gcov
+	// constructor, so only these writes show in netl.c's coverage.)
+	for _, w := range []struct{ name, value string }{{"reply_count", "0"}, {"reply_count", "abc"}, {"reply_interval_ms", "60001"}, {"max_sleep_ms", "-1"}} {
+		before := readParam(t, w.name)
+		err := os.WriteFile("/sys/module/netl/parameters/"+w.name, []byte(w.value), 0)
+		assert.ErrorIs(t, err, unix.EINVAL, "writing %s=%s", w.name, w.value)
+		assert.Equal(t, before, readParam(t, w.name), "%s after the refused write of %s", w.name, w.value)
+	}
 	require.NoError(t, unloadModule(t))
 	for _, params := range []string{"reply_count=0", "reply_count=101", "reply_count=abc", "reply_interval_ms=60001", "reply_interval_ms=-1"} {
 		err := loadModule(t, params)
