@@ -243,3 +243,32 @@ func binaryPutLength(b []byte, n uint32) {
 		copy(b, le32(n))
 	}
 }
+
+// A broadcast fails with ENOBUFS only when a member that set
+// NETLINK_BROADCAST_ERROR could not take it (its queue is full); a full
+// member without the option is its own loss, and the sender hears nothing.
+func TestBroadcastErrorFromFullMember(t *testing.T) {
+	beginParallel(t)
+	conns, _ := dialInNewNetns(t, &netlink.Config{}, &netlink.Config{}, &netlink.Config{}, &netlink.Config{})
+	sender, quiet, strict, counter := conns[0], conns[1], conns[2], conns[3]
+	const group, sends = 9, 50
+	data := make([]byte, 512)
+	require.NoError(t, quiet.JoinGroup(group))
+	require.NoError(t, quiet.SetReceiveBuffer(1)) // the kernel's minimum
+	for i := 0; i < sends; i++ {
+		require.NoError(t, sender.Broadcast(group, data), "broadcast %d with a full member that did not ask for errors", i)
+	}
+
+	require.NoError(t, strict.SetOption(unix.SOL_NETLINK, unix.NETLINK_BROADCAST_ERROR, 1))
+	require.NoError(t, strict.SetReceiveBuffer(1))
+	require.NoError(t, strict.JoinGroup(group))
+	drops := statsOf(t, counter).TxDrops
+	var err error
+	n := 0
+	for ; n < sends && err == nil; n++ {
+		err = sender.Broadcast(group, data)
+	}
+	require.ErrorIs(t, err, unix.ENOBUFS, "no broadcast failed in %d with a full member that set NETLINK_BROADCAST_ERROR", sends)
+	assert.Greater(t, n, 1, "the first broadcast found the strict member's queue empty")
+	assert.Equal(t, drops+1, statsOf(t, counter).TxDrops, "tx_drops counts the broadcast not delivered to every member")
+}
