@@ -202,6 +202,30 @@ func TestNotificationsLimitedPerPort(t *testing.T) {
 	assert.Equal(t, "another port's", string(msgs[0].Data))
 }
 
+// A namespace holds at most NotifyMaxPending notifications, however many
+// ports ask; a namespace of its own, so that no other test's count.
+func TestNotificationsLimitedPerNamespace(t *testing.T) {
+	beginParallel(t)
+	ports := netlink.NotifyMaxPending / netlink.NotifyMaxPerPort
+	cfgs := make([]*netlink.Config, ports+1)
+	for i := range cfgs {
+		cfgs[i] = &netlink.Config{}
+	}
+	conns, _ := dialInNewNetns(t, cfgs...)
+	for p, c := range conns[:ports] {
+		for i := 0; i < netlink.NotifyMaxPerPort; i++ {
+			require.NoError(t, c.Notify(netlink.NotifyRequest{DelayMS: netlink.NotifyMaxDelayMS, Data: []byte("held")}), "port %d, notification %d", p, i+1)
+		}
+	}
+	err := conns[ports].Notify(netlink.NotifyRequest{DelayMS: 1, Data: []byte("one too many")})
+	require.ErrorIs(t, err, unix.EBUSY, "a port's first notification with %d pending in the namespace", netlink.NotifyMaxPending)
+	// A port's closing gives its share back.
+	require.NoError(t, conns[0].Close())
+	require.Eventually(t, func() bool {
+		return conns[ports].Notify(netlink.NotifyRequest{DelayMS: 1, Data: []byte("room again")}) == nil
+	}, 2*time.Second, 20*time.Millisecond, "a notification once a port's were cancelled")
+}
+
 // A notification dies with the socket of its port: the next socket to
 // bind that port number gets nothing. Before: it was delivered to whoever
 // bound the port next, another user included.
