@@ -45,7 +45,7 @@ func reproCmd(args []string) (int, error) {
 	}
 	code := 0
 	var rows []repro.Verdict
-	fmt.Printf("%-4s %-11s %-26s %-7s %-7s %s\n", "CASE", "KERNEL", "VERDICT", "BUGGY", "FIXED", "EVIDENCE")
+	fmt.Printf("%-7s %-11s %-26s %-7s %-7s %s\n", "CASE", "KERNEL", "VERDICT", "BUGGY", "FIXED", "EVIDENCE")
 	for _, c := range cases {
 		for _, s := range list {
 			start := time.Now()
@@ -54,7 +54,7 @@ func reproCmd(args []string) (int, error) {
 				code = 1
 			}
 			rows = append(rows, v)
-			fmt.Printf("%-4s %-11s %-26s %-7s %-7s %s | netl.ko: %s (%s)\n", c.ID, s, v.Verdict,
+			fmt.Printf("%-7s %-11s %-26s %-7s %-7s %s | netl.ko: %s (%s)\n", c.ID, s, v.Verdict,
 				v.Buggy.Class, v.Fixed.Class, v.Reason, v.Fixed.Evidence, time.Since(start).Round(100*time.Millisecond))
 		}
 	}
