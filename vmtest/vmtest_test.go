@@ -71,10 +71,16 @@ func Report(t *testing.T, res *harness.Result) {
 	// What lies outside every test, from the one list of failures; a
 	// guest that died still has its tests below, the one that was running
 	// when it died among them.
+	ran := map[string]bool{}
+	for _, g := range res.Tests {
+		ran[g.Name] = true
+	}
 	for _, f := range res.Failures(ci) {
 		switch {
-		case f.Test != "":
+		case f.Test != "" && ran[f.Test]:
 			// the guest test's subtest below says it
+		case f.Test != "":
+			t.Errorf("%s\n%s", f, f.Detail) // its output died with the guest
 		case f.Detail != "":
 			t.Errorf("%s", f.Detail)
 		default:

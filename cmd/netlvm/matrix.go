@@ -174,6 +174,12 @@ func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverM
 		}
 		r.tests["TestGuest/"+t.Name] = c
 	}
+	for _, f := range failures {
+		// A test whose output died with the guest: the console named it.
+		if _, ok := r.tests["TestGuest/"+f.Test]; f.Test != "" && !ok {
+			r.tests["TestGuest/"+f.Test] = cell{state: "fail", reason: f.Reason}
+		}
+	}
 	var outside []string
 	for _, f := range failures {
 		if f.Test == "" {

@@ -101,6 +101,14 @@ func TestFailuresOfADeadGuest(t *testing.T) {
 	assert.Equal(t, "TestB", f[1].Test)
 	assert.Contains(t, f[1].Reason, "NULL pointer")
 
+	// The guest died before the test's output reached the host: the
+	// console's marks still name the test.
+	lost := &Result{Err: errors.New("the guest kernel panicked"), GoTest: true, Reports: []splat.Report{{Kind: "Oops", Title: "Oops: general protection fault", Test: "TestWalk/echo"}}}
+	f = lost.Failures(false)
+	require.Len(t, f, 2)
+	assert.Equal(t, "TestWalk", f[1].Test)
+	assert.Contains(t, f[1].Reason, "output was lost")
+
 	assert.NotEmpty(t, (&Result{}).Failures(false), "no status and no error is still not a pass")
 	noTests := &Result{GoTest: true, Status: &contract.Status{Stage: contract.StageDone}}
 	assert.Equal(t, "the guest ran no tests", noTests.Failures(false)[0].Reason)

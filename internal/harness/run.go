@@ -189,6 +189,12 @@ func (r *Result) Failures(ci bool) []Failure {
 		f = append(f, Failure{Reason: "guest: " + r.Status.Error})
 	}
 	for _, rep := range r.Unplaced() {
+		if top, _, _ := strings.Cut(rep.Test, "/"); top != "" {
+			// The console's marks name the test, but its output died
+			// with the guest (an oops before 9p wrote it back).
+			f = append(f, Failure{Test: top, Reason: fmt.Sprintf("kernel %s: %s (the test's output was lost with the guest)", rep.Kind, rep.Title), Detail: rep.String()})
+			continue
+		}
 		f = append(f, Failure{Reason: fmt.Sprintf("kernel %s outside any test: %s", rep.Kind, rep.Title), Detail: rep.String()})
 	}
 	if r.CoverErr != nil {
