@@ -175,7 +175,10 @@ struct netl_notify {
  * NLM_F_MULTI, payload struct netl_dump_part, then NLMSG_DONE, sent by the
  * kernel's dump machinery as the requester reads.
  * Errors: -EINVAL (no NLM_F_DUMP, parts > NETL_DUMP_PARTS_MAX), -EBUSY (a
- * dump is already running on the socket).
+ * dump is already running on the socket), -ENOBUFS (its first skb could
+ * not be allocated: netlink_dump_start() keeps the dump registered, and the
+ * next recvmsg() still delivers every part and NLMSG_DONE, as rtnetlink's
+ * and genetlink's dumps do).
  */
 #define NETL_MSG_DUMP 0x13
 #define NETL_DUMP_PARTS_MAX 1000
