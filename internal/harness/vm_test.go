@@ -219,3 +219,65 @@ func TestVMWerrorIsOptIn(t *testing.T) {
 	assert.Contains(t, string(out), "netl_unused_for_a_test", "the warning is still shown")
 	assert.FileExists(t, filepath.Join(dir, "netl.ko"))
 }
+
+// Coverage of a module of one's own (netlvm run -cover -module DIR): its
+// Kbuild says nothing of gcov, and the counters of the guest's one load
+// come back as lines that ran and lines that did not.
+func TestVMCoverOfOwnModule(t *testing.T) {
+	for _, opts := range []harness.Options{{Cover: true, Module: "none"}, {Cover: true, Series: kernel.DefaultPrebuilt}} {
+		_, err := harness.Prepare(opts)
+		assert.Error(t, err, "coverage with %+v", opts)
+	}
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := covme.o\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "covme.c"), []byte(`// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+
+static int mode;
+module_param(mode, int, 0444);
+
+static noinline int covme_pick(int m)
+{
+	if (m == 1)
+		return 10;
+	return 20;
+}
+
+static int __init covme_init(void)
+{
+	pr_info("covme picked %d\n", covme_pick(mode));
+	return 0;
+}
+
+static void __exit covme_exit(void)
+{
+	pr_info("covme unloaded\n");
+}
+
+module_init(covme_init);
+module_exit(covme_exit);
+MODULE_LICENSE("GPL");
+`), 0o644))
+	s := prepare(t, harness.Options{Cover: true, Module: dir, Timeout: 3 * time.Minute})
+	require.True(t, s.Kernel.Debug, "coverage runs on the debug flavour")
+	res, err := s.Run(context.Background(), harness.Run{Program: "/bbin/ls", Guest: true})
+	require.NoError(t, err)
+	require.Empty(t, res.Failures(false))
+	require.NoError(t, res.CoverErr)
+	require.NotNil(t, res.Cover)
+	require.Len(t, res.Cover.Files, 1, "covme.c only: not the kernel's headers, not covme.mod.c")
+	f := res.Cover.Files[0]
+	assert.Equal(t, "covme.c", f.Name)
+	calls := map[string]int64{}
+	for _, fn := range f.Funcs {
+		calls[fn.Name] = fn.Calls
+		if fn.Name == "covme_pick" {
+			assert.Equal(t, 2, fn.Branches, "if (m == 1)")
+			assert.Equal(t, 1, fn.BranchHit, "mode=0 takes one way")
+			assert.Less(t, fn.LinesHit, fn.Lines, "return 10 never ran")
+		}
+	}
+	assert.Equal(t, map[string]int64{"covme_pick": 1, "covme_init": 1, "covme_exit": 0}, calls)
+	assert.Contains(t, res.Cover.Uncovered(), "covme.c:20-23 covme_exit")
+}
