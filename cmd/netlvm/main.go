@@ -41,8 +41,10 @@ usage:
   netlvm run [flags] -- PROGRAM [ARGS]  boot with the module loaded, run PROGRAM (a host
                                         file: static binary or script), exit with its status
   netlvm shell [flags]                  interactive guest shell with the module loaded
-  netlvm test [-kernel S|S,S|all] [-j N] [-run RE]
+  netlvm test [-kernel S|S,S|all] [-j N] [-run RE] [-debug]
                                         the VM suite on each series, side by side; one table
+  netlvm test -cover [-cover-min PCT]   the same on the debug flavour, with netl.c's line and
+                                        branch coverage per function (lcov and HTML in logs/)
   netlvm bench [-kernel S|all] [-n N]   floor (bare boot) vs each phase of a warm run
   netlvm claims [-kernel S|all]         the seed's claims C1-C15 per series: the guest suite,
                                         and the repro cases claims name (C6: B5); one table
@@ -59,6 +61,8 @@ run and shell flags:
   -modparams "k=v .."  module parameters
   -timeout D           bound on the whole guest run (default ` + "5m" + `)
   -debug               the debug flavour of the kernel (KASAN, lockdep, kmemleak, hung-task, fault injection)
+  -cover               (run) the module's coverage from this run: built for gcov, on the debug
+                       flavour; a table, lcov and HTML (works with -module DIR)
   -v                   show the kernel's boot messages (always kept in the console log)
 
 environment: NETL_CACHE (cache directory), NETL_ACCEL (kvm|tcg, skips the probe)
