@@ -108,9 +108,7 @@ func testCmd(args []string) (int, error) {
 	wg.Wait()
 	fmt.Print(matrixTable(list, results))
 	for _, s := range list {
-		if c := results[s].cover; c != "" {
-			fmt.Print(c)
-		}
+		fmt.Print(results[s].walk, results[s].cover)
 	}
 	fmt.Printf("\n%d series in %s; results and console logs in %s\n", len(list), time.Since(start).Round(time.Second), *logDir)
 	for _, s := range list {
@@ -132,6 +130,7 @@ type seriesResult struct {
 	tests map[string]cell
 	err   string // the run itself failed (no kernel, no VM): why
 	cover string // the coverage table and where its reports are (-cover)
+	walk  string // the fault walk's failure points per request (debug flavour)
 }
 
 func (r *seriesResult) summary() string {
@@ -185,6 +184,17 @@ func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverM
 		if f.Test == "" {
 			outside = append(outside, f.Reason)
 		}
+	}
+	var walk []string
+	for _, t := range res.Tests {
+		for _, l := range strings.Split(t.Output, "\n") {
+			if _, after, ok := strings.Cut(l, "fault walk: "); ok {
+				walk = append(walk, "  "+after)
+			}
+		}
+	}
+	if len(walk) > 0 {
+		r.walk = fmt.Sprintf("\nfault walk on %s (debug flavour):\n%s\n", res.Series, strings.Join(walk, "\n"))
 	}
 	if res.Cover != nil {
 		var b strings.Builder
