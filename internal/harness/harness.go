@@ -6,11 +6,16 @@ package harness
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netl-dev/netl/initramfs"
@@ -271,9 +276,24 @@ func CheckModParams(p string) error {
 	return nil
 }
 
-// RepoRoot finds the netl repository from the working directory upwards:
-// the initramfs is built from its packages.
-func RepoRoot() (string, error) {
+// ModulePath is netl's Go module path.
+const ModulePath = "github.com/netl-dev/netl"
+
+// RepoRoot finds netl's module, whose packages the initramfs is built from
+// (the guest init, netlctl) and whose kmod/ holds netl.ko and the seed. It
+// looks, in order:
+//   - from the working directory upwards, for netl's own checkout;
+//   - in the working directory's Go module, which requires netl (go list -m:
+//     the directory a replace names, or the module cache's copy);
+//   - for a binary built from netl's module without a checkout (go run
+//     github.com/netl-dev/netl/cmd/netlvm@VERSION), at that version's copy in
+//     the module cache (go mod download).
+//
+// The module cache's copy is read-only; nothing is written into it.
+func RepoRoot() (string, error) { return repoRoot() }
+
+// repoRoot looks once per process.
+var repoRoot = sync.OnceValues(func() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -283,9 +303,48 @@ func RepoRoot() (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%s is not inside the netl repository (no go.mod for github.com/netl-dev/netl above it); run from the repository", dir)
+			break
 		}
 	}
+	if d, err := goModuleDir("list", "-m", "-json", ModulePath); err == nil {
+		return d, nil
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		d, err := goModuleDir("mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
+		if err != nil {
+			return "", fmt.Errorf("netl %s's module source: %w", bi.Main.Version, err)
+		}
+		return d, nil
+	}
+	return "", fmt.Errorf("cannot find netl's module from %s: not inside its checkout, and no go.mod here requires %s "+
+		"(in your module: go get %s; or run netlvm as go run %s/cmd/netlvm@VERSION)", dir, ModulePath, ModulePath, ModulePath)
+})
+
+// goModuleDir runs a go command that prints a module as JSON (go list -m
+// -json, go mod download -json) and returns its directory, downloading the
+// module when go list knows it but has not fetched it.
+func goModuleDir(args ...string) (string, error) {
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	var m struct {
+		Path, Version, Dir, Error string
+	}
+	if err := json.Unmarshal(out, &m); err != nil {
+		return "", fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	if m.Dir == "" && m.Version != "" && args[0] == "list" {
+		return goModuleDir("mod", "download", "-json", m.Path+"@"+m.Version)
+	}
+	if m.Dir == "" || !isNetlRoot(m.Dir) {
+		return "", fmt.Errorf("go %s: no source directory of %s (%s)", strings.Join(args, " "), ModulePath, m.Error)
+	}
+	return m.Dir, nil
 }
 
 func isNetlRoot(d string) bool {
