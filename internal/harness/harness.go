@@ -220,16 +220,17 @@ func Prepare(opts Options) (*Session, error) {
 // debug flavour exists only as netl's build. A build from source that
 // cannot end before opts.BuildDeadline is an error.
 func planKernel(opts Options) (*kernel.Kernel, error) {
+	if opts.Series == "" && opts.KernelSrc == "" {
+		if opts.Series = DefaultKernel(opts.Debug); opts.Series == kernel.DefaultPrebuilt {
+			fmt.Fprintf(opts.Progress, "netl: kernel %s is not built yet, so this run uses Debian's prebuilt %s "+
+				"(its guest boots in ~10 s instead of ~1 s). Build %s once (about 9 min) for the fast edit loop: make kernel SERIES=%s; "+
+				"or name a kernel: NETL_KERNEL=%s\n",
+				kernel.DefaultSeries, kernel.DefaultPrebuilt, kernel.DefaultSeries, kernel.DefaultSeries, kernel.DefaultSeries)
+		}
+	}
 	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
 	if err != nil {
 		return nil, err
-	}
-	if opts.Series == "" && opts.KernelSrc == "" && !opts.Debug && !k.Built() {
-		fmt.Fprintf(opts.Progress, "netl: kernel %s is not built yet, so this run uses Debian's prebuilt %s "+
-			"(its guest boots in ~10 s instead of ~1 s). Build %s once (about 9 min) for the fast edit loop: make kernel SERIES=%s; "+
-			"or name a kernel: NETL_KERNEL=%s\n",
-			kernel.DefaultSeries, kernel.DefaultPrebuilt, kernel.DefaultSeries, kernel.DefaultSeries, kernel.DefaultSeries)
-		return kernel.Plan(kernel.Options{Series: kernel.DefaultPrebuilt})
 	}
 	if left := time.Until(opts.BuildDeadline); !opts.BuildDeadline.IsZero() && !k.Prebuilt() && !k.Built() && left < KernelBuildTime {
 		name := k.Series
@@ -241,6 +242,19 @@ func planKernel(opts Options) (*kernel.Kernel, error) {
 			name, KernelBuildTime, left.Round(time.Second), k.Series, map[bool]string{true: " DEBUG=1"}[k.Debug])
 	}
 	return k, nil
+}
+
+// DefaultKernel is the series Prepare boots when none is named:
+// kernel.DefaultSeries once it is built (or for the debug flavour, which
+// only netl builds), else kernel.DefaultPrebuilt.
+func DefaultKernel(debug bool) string {
+	if debug {
+		return kernel.DefaultSeries
+	}
+	if k, err := kernel.Plan(kernel.Options{Series: kernel.DefaultSeries}); err == nil && !k.Built() {
+		return kernel.DefaultPrebuilt
+	}
+	return kernel.DefaultSeries
 }
 
 // KernelBuildTime is what a kernel build from source takes here, with
@@ -292,12 +306,16 @@ const ModulePath = "github.com/netl-dev/netl"
 // The module cache's copy is read-only; nothing is written into it.
 func RepoRoot() (string, error) { return repoRoot() }
 
-// repoRoot looks once per process.
+// repoRoot looks once per process, from the working directory.
 var repoRoot = sync.OnceValues(func() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
+	return findRepoRoot(dir)
+})
+
+func findRepoRoot(dir string) (string, error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		if isNetlRoot(d) {
 			return d, nil
@@ -306,11 +324,11 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 			break
 		}
 	}
-	if d, err := goModuleDir("list", "-m", "-json", ModulePath); err == nil {
+	if d, err := goModuleDir(dir, "list", "-m", "-json", ModulePath); err == nil {
 		return d, nil
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		d, err := goModuleDir("mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
+		d, err := goModuleDir(dir, "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
 		if err != nil {
 			return "", fmt.Errorf("netl %s's module source: %w", bi.Main.Version, err)
 		}
@@ -318,13 +336,15 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 	}
 	return "", fmt.Errorf("cannot find netl's module from %s: not inside its checkout, and no go.mod here requires %s "+
 		"(in your module: go get %s; or run netlvm as go run %s/cmd/netlvm@VERSION)", dir, ModulePath, ModulePath, ModulePath)
-})
+}
 
 // goModuleDir runs a go command that prints a module as JSON (go list -m
 // -json, go mod download -json) and returns its directory, downloading the
 // module when go list knows it but has not fetched it.
-func goModuleDir(args ...string) (string, error) {
-	out, err := exec.Command("go", args...).Output()
+func goModuleDir(dir string, args ...string) (string, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -339,7 +359,7 @@ func goModuleDir(args ...string) (string, error) {
 		return "", fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
 	}
 	if m.Dir == "" && m.Version != "" && args[0] == "list" {
-		return goModuleDir("mod", "download", "-json", m.Path+"@"+m.Version)
+		return goModuleDir(dir, "mod", "download", "-json", m.Path+"@"+m.Version)
 	}
 	if m.Dir == "" || !isNetlRoot(m.Dir) {
 		return "", fmt.Errorf("go %s: no source directory of %s (%s)", strings.Join(args, " "), ModulePath, m.Error)

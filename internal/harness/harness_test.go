@@ -35,12 +35,18 @@ func TestRepoRoot(t *testing.T) {
 	_, err = os.Stat(filepath.Join(root, "kmod", "netl.c"))
 	assert.NoError(t, err, "the root holds kmod/")
 
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { _ = os.Chdir(wd) })
-	require.NoError(t, os.Chdir(t.TempDir()))
-	_, err = RepoRoot()
+	_, err = findRepoRoot(t.TempDir())
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "not inside the netl repository")
+	assert.Contains(t, err.Error(), "no go.mod here requires github.com/netl-dev/netl")
+
+	// Another module that requires netl (here through a replace, as
+	// examples/miscdev does) finds it with go list -m.
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "go.mod"),
+		[]byte("module example.com/other\n\ngo 1.22\n\nrequire github.com/netl-dev/netl v0.0.0\n\nreplace github.com/netl-dev/netl => "+root+"\n"), 0o644))
+	got, err := findRepoRoot(other)
+	require.NoError(t, err)
+	assert.Equal(t, root, got)
 }
 
 func TestPrepareRejectsBadInputEarly(t *testing.T) {
