@@ -402,6 +402,35 @@ func (p *Profile) WriteLcov(w io.Writer, test string) error {
 	return err
 }
 
+// WriteReport prints the table under title, writes PREFIX.lcov (the
+// tracefile), PREFIX.uncovered.txt (Uncovered) and PREFIX.html/ (genhtml),
+// and prints where they are.
+func (p *Profile) WriteReport(w io.Writer, prefix, title string) error {
+	fmt.Fprintf(w, "\ncoverage of %s:\n", title)
+	if err := p.WriteTable(w); err != nil {
+		return err
+	}
+	var trace bytes.Buffer
+	name := strings.NewReplacer(".", "_", "-", "_", "/", "_").Replace(filepath.Base(prefix))
+	if err := p.WriteLcov(&trace, name); err != nil {
+		return err
+	}
+	if err := os.WriteFile(prefix+".lcov", trace.Bytes(), 0o644); err != nil {
+		return err
+	}
+	unc := p.Uncovered()
+	if err := os.WriteFile(prefix+".uncovered.txt", []byte(strings.Join(unc, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	html := prefix + ".html"
+	_ = os.RemoveAll(html)
+	if err := HTML(prefix+".lcov", html, title); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d uncovered blocks: %s\ntracefile %s\nHTML %s\n", len(unc), prefix+".uncovered.txt", prefix+".lcov", filepath.Join(html, "index.html"))
+	return nil
+}
+
 // HTML runs genhtml on an lcov tracefile, into outDir (index.html).
 func HTML(tracefile, outDir, title string) error {
 	if _, err := exec.LookPath("genhtml"); err != nil {

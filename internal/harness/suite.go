@@ -160,7 +160,7 @@ func GuestTests(root, dir string) (Suite, func() error, error) {
 		s.Extra = append(s.Extra, filepath.Join(dir, path.Base(pkg)+".test"))
 	}
 	steps := []func() error{func() error {
-		args := append([]string{"test", "-c", "-tags", "netlguest", "-o", dir + string(filepath.Separator)}, pkgs...)
+		args := append([]string{"test", "-c", "-tags", GuestTag, "-o", dir + string(filepath.Separator)}, pkgs...)
 		if err := gobuild.Static(root, args...); err != nil {
 			return fmt.Errorf("building the guest tests: %w", err)
 		}
@@ -227,10 +227,38 @@ const (
 	DebugSuiteTimeout = 16 * time.Minute
 )
 
-// RunSuite runs the guest suite with the module loaded; r gives the share,
-// console and log. The guest learns the module's path, the newest pinned
-// series and the flavour through contract's environment.
+// RunSuite runs netl's guest suite (GuestTests) with the module loaded;
+// r gives the share, console and log. Besides what RunTests gives every
+// test binary, the guest learns the newest pinned series and the kernel's
+// uapi constants, and gets the seed's module.
 func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, error) {
+	r.Env = slices.Clone(r.Env)
+	pins, err := kernel.Pins()
+	if err != nil {
+		return nil, err
+	}
+	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+kernel.Newest(pins))
+	// The seed's module, for the test that loads netl.ko while another
+	// module holds protocol 25 (TestLoadWhenProtocolTaken).
+	seed, err := kernel.BuildModule(s.Kernel, os.DirFS(filepath.Join(s.Root, "kmod", "seed")), ".", "netl_seed", s.Opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	r.Files = append(r.Files, seed)
+	uapi, err := s.Kernel.NetlinkUAPI()
+	if err != nil {
+		return nil, err
+	}
+	r.Env = append(r.Env, contract.UAPIEnv+"="+kernel.FormatConstants(uapi))
+	return s.RunTests(ctx, suite, r)
+}
+
+// RunTests runs a Go test binary (suite.Binary, built with GuestTag) in
+// the guest with the module loaded, go test's flags from suite, and the
+// guest's environment: the module's path (contract.ModuleEnv), the flavour
+// (contract.DebugEnv) and whether CI asks for the long tests
+// (contract.FullEnv). Result.Tests has its tests.
+func (s *Session) RunTests(ctx context.Context, suite Suite, r Run) (*Result, error) {
 	timeout := suite.Timeout
 	if timeout == 0 {
 		timeout = SuiteTimeout
@@ -264,27 +292,30 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 	if suite.Full {
 		r.Env = append(r.Env, contract.FullEnv+"=1")
 	}
-	pins, err := kernel.Pins()
-	if err != nil {
-		return nil, err
-	}
-	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+kernel.Newest(pins))
 	if s.Kernel.Debug {
 		r.Env = append(r.Env, contract.DebugEnv+"=1")
 	}
-	// The seed's module, for the test that loads netl.ko while another
-	// module holds protocol 25 (TestLoadWhenProtocolTaken).
-	seed, err := kernel.BuildModule(s.Kernel, os.DirFS(filepath.Join(s.Root, "kmod", "seed")), ".", "netl_seed", s.Opts.Progress)
-	if err != nil {
-		return nil, err
-	}
-	r.Files = append(r.Files, seed)
-	uapi, err := s.Kernel.NetlinkUAPI()
-	if err != nil {
-		return nil, err
-	}
-	r.Env = append(r.Env, contract.UAPIEnv+"="+kernel.FormatConstants(uapi))
 	return s.Run(ctx, r)
+}
+
+// GuestTag is the build tag of guest test files: go test on the host
+// leaves them out, and the harness builds the guest's test binary with it.
+const GuestTag = "netlguest"
+
+// GoTests is a Go package's tests for the guest (pkg, a pattern go
+// resolves in dir: the caller's module), as GuestTests is netl's suite:
+// the suite, and the build that makes its binary in out (Run.Build).
+func GoTests(dir, pkg, out string) (Suite, func() error) {
+	s := Suite{Binary: filepath.Join(out, "guest.test")}
+	return s, sync.OnceValue(func() error {
+		if err := gobuild.Static(dir, "test", "-c", "-tags", GuestTag, "-o", s.Binary, pkg); err != nil {
+			return fmt.Errorf("building the guest tests %s: %w", pkg, err)
+		}
+		if _, err := os.Stat(s.Binary); err != nil {
+			return fmt.Errorf("building the guest tests: %s has no test files (with the %s build tag)", pkg, GuestTag)
+		}
+		return nil
+	})
 }
 
 // BenchSummary is the guest benchmarks' result lines and the ratio of each
