@@ -5,9 +5,7 @@ package guest
 import (
 	"testing"
 
-	"github.com/hugelgupf/vmtest/guest"
-
-	"github.com/netl-dev/netl/internal/contract"
+	kguest "github.com/netl-dev/netl/kmodtest/guest"
 )
 
 // begin starts every guest test: it skips outside a VM, and writes the
@@ -16,9 +14,7 @@ import (
 // (internal/splat).
 func begin(t testing.TB) {
 	t.Helper()
-	guest.SkipIfNotInVM(t)
-	kmsg(t, contract.MarkStart(t.Name()))
-	t.Cleanup(func() { kmsg(t, contract.MarkEnd(t.Name())) })
+	kguest.Begin(t)
 }
 
 // beginParallel starts a test that runs alongside the other parallel ones,
@@ -31,10 +27,4 @@ func beginParallel(t *testing.T) {
 	t.Helper()
 	t.Parallel()
 	begin(t)
-}
-
-func kmsg(t testing.TB, line string) {
-	if err := contract.Kmsg(line); err != nil {
-		t.Fatalf("marking the kernel log: %v", err)
-	}
 }
