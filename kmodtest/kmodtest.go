@@ -316,4 +316,3 @@ func Report(t *testing.T, res *harness.Result) {
 		})
 	}
 }
-

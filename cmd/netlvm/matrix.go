@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"os"
@@ -33,8 +34,14 @@ func testCmd(args []string) (int, error) {
 	logDir := fs.String("logs", "", "directory for each series' results and console (default: the cache's logs/)")
 	coverFlag := fs.Bool("cover", false, "the module's line and branch coverage (gcov; implies -debug): a table per series, an lcov tracefile and HTML in the logs")
 	coverMin := fs.Float64("cover-min", 0, "with -cover: fail when the module's line coverage is below this percentage")
+	module := fs.String("module", "netl", "the module: netl, or a directory with a Kbuild (then -guest names its tests)")
+	guestPkg := fs.String("guest", "", "a package of guest tests (build tag netlguest) in the current directory's Go module, instead of netl's suite")
+	junit := fs.String("junit", "", "also write the results as JUnit XML here (a test suite per series)")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
+	}
+	if *module != "netl" && *guestPkg == "" {
+		return 2, usageError("test: netl's suite tests netl.ko; name the guest tests of module " + *module + " with -guest PKG")
 	}
 	if *coverFlag {
 		*debug = true
@@ -63,7 +70,7 @@ func testCmd(args []string) (int, error) {
 	sessions := make(map[string]*harness.Session)
 	results := make(map[string]*seriesResult)
 	for _, s := range list {
-		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Cover: *coverFlag, Progress: os.Stderr})
+		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Cover: *coverFlag, Module: *module, Progress: os.Stderr})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "netlvm: %s: %v\n", s, err)
 			results[s] = &seriesResult{err: firstLine(err.Error()), tests: map[string]cell{}}
@@ -76,7 +83,14 @@ func testCmd(args []string) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(tmp)
-	suite, err := harness.BuildGuestTests(root, tmp)
+	var suite harness.Suite
+	if *guestPkg != "" {
+		var build func() error
+		suite, build = harness.GoTests(".", *guestPkg, tmp)
+		err = build()
+	} else {
+		suite, err = harness.BuildGuestTests(root, tmp)
+	}
 	if err != nil {
 		return 1, err
 	}
@@ -98,7 +112,7 @@ func testCmd(args []string) (int, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			name := s + map[bool]string{true: "-debug"}[*debug]
-			r := runSeries(sess, suite, filepath.Join(*logDir, "test-"+name), *coverMin)
+			r := runSeries(sess, suite, *guestPkg == "", filepath.Join(*logDir, "test-"+name), *coverMin)
 			mu.Lock()
 			results[s] = r
 			mu.Unlock()
@@ -111,6 +125,11 @@ func testCmd(args []string) (int, error) {
 		fmt.Print(results[s].walk, results[s].cover)
 	}
 	fmt.Printf("\n%d series in %s; results and console logs in %s\n", len(list), time.Since(start).Round(time.Second), *logDir)
+	if *junit != "" {
+		if err := writeJUnit(*junit, list, results); err != nil {
+			return 1, err
+		}
+	}
 	for _, s := range list {
 		if !results[s].ok {
 			return 1, nil
@@ -122,6 +141,7 @@ func testCmd(args []string) (int, error) {
 type cell struct {
 	state  string // pass, fail, skip
 	reason string
+	took   time.Duration
 }
 
 type seriesResult struct {
@@ -148,9 +168,13 @@ func (r *seriesResult) summary() string {
 // result: a cell per guest test, and whatever failed outside the tests.
 // It keeps the console (PREFIX.console.log), a summary of the result
 // (PREFIX.json) and the claims table in the logs.
-func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverMin float64) *seriesResult {
+func runSeries(sess *harness.Session, suite harness.Suite, netlSuite bool, prefix string, coverMin float64) *seriesResult {
 	start := time.Now()
-	res, err := sess.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: prefix + ".console.log"})
+	run := sess.RunTests
+	if netlSuite {
+		run = sess.RunSuite
+	}
+	res, err := run(context.Background(), suite, harness.Run{ConsoleLog: prefix + ".console.log"})
 	r := &seriesResult{took: time.Since(start), tests: map[string]cell{}}
 	if res == nil {
 		r.err = firstLine(err.Error())
@@ -159,7 +183,7 @@ func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverM
 	ci := os.Getenv("CI") != ""
 	failures := res.Failures(ci)
 	for _, t := range res.Tests {
-		c := cell{state: t.Action, reason: firstReason(t.Output)}
+		c := cell{state: t.Action, reason: firstReason(t.Output), took: t.Elapsed}
 		if c.state == "" {
 			c.state = "fail"
 		}
@@ -207,13 +231,76 @@ func runSeries(sess *harness.Session, suite harness.Suite, prefix string, coverM
 		r.err = strings.Join(outside, "; ")
 	}
 	r.ok = len(failures) == 0 && r.err == ""
-	if suite.Run == "" && res.Completed() {
+	if netlSuite && suite.Run == "" && res.Completed() {
 		got := claims.FromTests(res.Tests)
 		name := res.Series + map[bool]string{true: "-debug"}[res.Debug]
 		_ = os.WriteFile(filepath.Join(filepath.Dir(prefix), "claims-"+name+".md"), []byte(claims.Table(name+" ("+res.Release+")", got)), 0o644)
 	}
 	writeSummary(prefix+".json", res, failures)
 	return r
+}
+
+// writeJUnit writes the results as JUnit XML, for CI's test reports: a
+// suite per series, a case per guest test, and a case "run" for what
+// failed outside every test (a kernel that did not boot, a report during
+// the module's load).
+func writeJUnit(path string, list []string, results map[string]*seriesResult) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+	}
+	type tcase struct {
+		Class   string   `xml:"classname,attr"`
+		Name    string   `xml:"name,attr"`
+		Time    float64  `xml:"time,attr"`
+		Failure *failure `xml:"failure,omitempty"`
+		Skipped *failure `xml:"skipped,omitempty"`
+	}
+	type suite struct {
+		Name     string  `xml:"name,attr"`
+		Tests    int     `xml:"tests,attr"`
+		Failures int     `xml:"failures,attr"`
+		Skipped  int     `xml:"skipped,attr"`
+		Time     float64 `xml:"time,attr"`
+		Cases    []tcase `xml:"testcase"`
+	}
+	var doc struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Suites  []suite  `xml:"testsuite"`
+	}
+	for _, s := range list {
+		r := results[s]
+		st := suite{Name: s, Time: r.took.Seconds()}
+		names := make([]string, 0, len(r.tests))
+		for n := range r.tests {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			c := r.tests[n]
+			tc := tcase{Class: s, Name: strings.TrimPrefix(n, "TestGuest/"), Time: c.took.Seconds()}
+			switch c.state {
+			case "pass":
+			case "skip":
+				tc.Skipped = &failure{Message: c.reason}
+				st.Skipped++
+			default:
+				tc.Failure = &failure{Message: c.reason}
+				st.Failures++
+			}
+			st.Cases = append(st.Cases, tc)
+		}
+		if r.err != "" {
+			st.Cases = append(st.Cases, tcase{Class: s, Name: "run", Failure: &failure{Message: r.err}})
+			st.Failures++
+		}
+		st.Tests = len(st.Cases)
+		doc.Suites = append(doc.Suites, st)
+	}
+	data, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte(xml.Header), append(data, '\n')...), 0o644)
 }
 
 // writeSummary keeps what CI uploads and a reader opens after a red run:
