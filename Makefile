@@ -18,12 +18,12 @@ HOSTPKGS = $(shell $(GO) list ./... | grep -v '/vmtest$$')
 # no QEMU (the harness's own VM tests are named TestVM*).
 UNITFLAGS ?=
 
-.PHONY: help test unit lint vm cover kernel matrix claims bench repro checkpatch splat-testdata clean-cache
+.PHONY: help test unit lint vm example cover kernel matrix claims bench repro checkpatch splat-testdata clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-test: lint unit vm ## every test: lint, host unit tests, the VM suite on SERIES
+test: lint unit vm example ## every test: lint, host unit tests, the VM suite and the example consumer on SERIES
 
 unit: ## host tests: every package but vmtest (internal/harness boots VMs to test the harness itself)
 	$(GO) test -timeout 30m $(UNITFLAGS) $(HOSTPKGS)
@@ -35,6 +35,7 @@ lint: ## gofmt, go vet (host and guest builds), staticcheck, actionlint
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags netlguest ./vmtest/...
 	$(GO) tool actionlint
+	cd examples/miscdev && $(GO) vet ./... && $(GO) vet -tags netlguest ./...
 
 cover: ## netl.c's line and branch coverage from the guest suite on SERIES' debug flavour: a table per series, lcov and HTML in the cache's logs
 	$(NETLVM) test -cover $(if $(COVERMIN),-cover-min $(COVERMIN)) -kernel $(SERIES)
@@ -44,6 +45,9 @@ kernel: ## build (or find in the cache) the kernel(s) for SERIES
 
 vm: ## the guest suite on SERIES through the harness, one table; results and consoles in the cache's logs
 	$(NETLVM) test $(DEBUGFLAG) -kernel $(SERIES)
+
+example: ## examples/miscdev, a module of its own tested through kmodtest as another repository would, on SERIES
+	cd examples/miscdev && NETL_KERNEL=$(SERIES) $(if $(DEBUG),NETL_DEBUG=1) $(GO) test -count=1 -timeout 30m ./...
 
 matrix: ## the VM suite on every pinned series
 	$(NETLVM) test -kernel all
@@ -62,7 +66,8 @@ checkpatch: ## checkpatch.pl from each SERIES tree over the module (Debian's pre
 	@for dir in $$($(NETLVM) kernel path $(SERIES)); do \
 		case $$dir in */kernels/debian-*) continue;; esac; \
 		test -x $$dir/scripts/checkpatch.pl || { echo "no kernel tree at $$dir: make kernel SERIES=$(SERIES)"; exit 1; }; \
-		perl $$dir/scripts/checkpatch.pl --no-tree --strict -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h || exit 1; \
+		perl $$dir/scripts/checkpatch.pl --no-tree --strict -f kmod/netl.c kmod/netl_proto.h kmod/netl_compat.h \
+			examples/miscdev/kmod/netl_misc.c examples/miscdev/kmod/netl_misc.h || exit 1; \
 	done
 
 splat-testdata: ## regenerate the scanner's real console logs (internal/splat/testdata)
