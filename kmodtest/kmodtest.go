@@ -38,10 +38,24 @@
 //		...
 //	}
 //
+// The module's go.mod requires netl, and names netlvm, netl's command, as
+// a tool:
+//
+//	go get github.com/netl-dev/netl@VERSION
+//	go get -tool github.com/netl-dev/netl/cmd/netlvm@VERSION
+//
 // Then go test ./... boots the default kernel: 6.12 as netl builds it once
-// it is in the cache (make kernel in netl's checkout, about 9 minutes), and
-// until then Debian's prebuilt 6.12, ready in under a minute. $NETL_KERNEL
-// names others: one series, a comma-separated list, or all.
+// it is in the cache (go tool netlvm kernel build 6.12, about 9 minutes),
+// and until then Debian's prebuilt 6.12, ready in under a minute.
+// $NETL_KERNEL names others: one series, a comma-separated list, or all.
+// The same tests run without a host test, with a table per kernel and
+// JUnit for CI (netl's GitHub Action, action.yml, runs this):
+//
+//	go tool netlvm test -module ./kmod -guest ./guest -kernel 6.12,debian-6.12 -junit junit.xml
+//
+// and a reproducer program runs with the module loaded:
+//
+//	go tool netlvm run -module ./kmod -- ./repro
 //
 // # What a run checks
 //
@@ -51,7 +65,8 @@
 // load (the kernel's message), when a report appears outside every test,
 // when the kernel's taint mask gains a flag other than O (and E on a kernel
 // that signs its modules), and, with $CI set, when a guest test skips for
-// any reason but a kernel-version gate. On the debug flavour (WithDebug,
+// any reason but a kernel-version gate (guest.SkipOnOldKernel). On the
+// debug flavour (WithDebug,
 // $NETL_DEBUG=1), KASAN, UBSAN, lockdep, the hung-task detector and a final
 // kmemleak scan watch the module.
 //
@@ -257,7 +272,7 @@ func runOne(t *testing.T, c config, series string) *Result {
 // output, result and the kernel reports placed in it; and on t itself what
 // lies outside every test (a VM that did not report, init's errors,
 // reports during boot, an exit status no test explains).
-func Report(t *testing.T, res *harness.Result) {
+func Report(t *testing.T, res *Result) {
 	t.Helper()
 	ci := os.Getenv("CI") != ""
 	// What lies outside every test, from the one list of failures; a

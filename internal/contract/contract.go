@@ -44,7 +44,7 @@ const (
 	// that unload and reload it read it).
 	ModuleEnv = "NETL_MODULE"
 	// MaxSeriesEnv carries the newest pinned series: a guest test gated
-	// above it fails rather than skips (guest.SkipOnOldKernel).
+	// above it fails rather than skips (kmodtest/guest.SkipOnOldKernel).
 	MaxSeriesEnv = "NETL_MAX_SERIES"
 	// UAPIEnv carries the <linux/netlink.h> constants as the booted
 	// kernel's own uapi headers define them, "NAME=VALUE" words, compiled
@@ -234,7 +234,7 @@ func Kmsg(line string) error {
 }
 
 // GateSkip starts the skip message of a kernel-version gate
-// (guest.SkipOnOldKernel): the one kind of skip CI accepts.
+// (kmodtest/guest.SkipOnOldKernel): the one kind of skip CI accepts.
 const GateSkip = "kernel-version gate: "
 
 // ReproShownExit is the exit status of a reproducer that saw the bug

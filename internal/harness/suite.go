@@ -41,7 +41,7 @@ type Skip struct {
 	Name, Reason string
 }
 
-// Gate: the skip is a kernel-version gate (guest.SkipOnOldKernel), the one
+// Gate: the skip is a kernel-version gate (kmodtest/guest.SkipOnOldKernel), the one
 // kind CI accepts.
 func (s Skip) Gate() bool { return strings.Contains(s.Reason, contract.GateSkip) }
 
@@ -229,15 +229,10 @@ const (
 
 // RunSuite runs netl's guest suite (GuestTests) with the module loaded;
 // r gives the share, console and log. Besides what RunTests gives every
-// test binary, the guest learns the newest pinned series and the kernel's
-// uapi constants, and gets the seed's module.
+// test binary, the guest learns the kernel's uapi constants and gets the
+// seed's module.
 func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, error) {
 	r.Env = slices.Clone(r.Env)
-	pins, err := kernel.Pins()
-	if err != nil {
-		return nil, err
-	}
-	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+kernel.Newest(pins))
 	// The seed's module, for the test that loads netl.ko while another
 	// module holds protocol 25 (TestLoadWhenProtocolTaken).
 	seed, err := kernel.BuildModule(s.Kernel, os.DirFS(filepath.Join(s.Root, "kmod", "seed")), ".", "netl_seed", s.Opts.Progress)
@@ -256,8 +251,9 @@ func (s *Session) RunSuite(ctx context.Context, suite Suite, r Run) (*Result, er
 // RunTests runs a Go test binary (suite.Binary, built with GuestTag) in
 // the guest with the module loaded, go test's flags from suite, and the
 // guest's environment: the module's path (contract.ModuleEnv), the flavour
-// (contract.DebugEnv) and whether CI asks for the long tests
-// (contract.FullEnv). Result.Tests has its tests.
+// (contract.DebugEnv), whether CI asks for the long tests
+// (contract.FullEnv), and the newest pinned series (contract.MaxSeriesEnv,
+// for kmodtest/guest.SkipOnOldKernel). Result.Tests has its tests.
 func (s *Session) RunTests(ctx context.Context, suite Suite, r Run) (*Result, error) {
 	timeout := suite.Timeout
 	if timeout == 0 {
@@ -295,6 +291,11 @@ func (s *Session) RunTests(ctx context.Context, suite Suite, r Run) (*Result, er
 	if s.Kernel.Debug {
 		r.Env = append(r.Env, contract.DebugEnv+"=1")
 	}
+	pins, err := kernel.Pins()
+	if err != nil {
+		return nil, err
+	}
+	r.Env = append(r.Env, contract.MaxSeriesEnv+"="+kernel.Newest(pins))
 	return s.Run(ctx, r)
 }
 
