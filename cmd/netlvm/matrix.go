@@ -195,12 +195,12 @@ func runSeries(sess *harness.Session, suite harness.Suite, netlSuite bool, prefi
 				}
 			}
 		}
-		r.tests["TestGuest/"+t.Name] = c
+		r.tests[testPrefix(netlSuite)+t.Name] = c
 	}
 	for _, f := range failures {
 		// A test whose output died with the guest: the console named it.
-		if _, ok := r.tests["TestGuest/"+f.Test]; f.Test != "" && !ok {
-			r.tests["TestGuest/"+f.Test] = cell{state: "fail", reason: f.Reason}
+		if _, ok := r.tests[testPrefix(netlSuite)+f.Test]; f.Test != "" && !ok {
+			r.tests[testPrefix(netlSuite)+f.Test] = cell{state: "fail", reason: f.Reason}
 		}
 	}
 	var outside []string
@@ -240,6 +240,16 @@ func runSeries(sess *harness.Session, suite harness.Suite, netlSuite bool, prefi
 	return r
 }
 
+// testPrefix names netl's guest tests as go test ./vmtest/... does
+// (TestGuest/TestSeedUnicast, what -run takes there); a module's own guest
+// tests (-guest) by their own names.
+func testPrefix(netlSuite bool) string {
+	if netlSuite {
+		return "TestGuest/"
+	}
+	return ""
+}
+
 // writeJUnit writes the results as JUnit XML, for CI's test reports: a
 // suite per series, a case per guest test, and a case "run" for what
 // failed outside every test (a kernel that did not boot, a report during
@@ -277,7 +287,7 @@ func writeJUnit(path string, list []string, results map[string]*seriesResult) er
 		sort.Strings(names)
 		for _, n := range names {
 			c := r.tests[n]
-			tc := tcase{Class: s, Name: strings.TrimPrefix(n, "TestGuest/"), Time: c.took.Seconds()}
+			tc := tcase{Class: s, Name: strings.TrimPrefix(n, testPrefix(true)), Time: c.took.Seconds()}
 			switch c.state {
 			case "pass":
 			case "skip":
