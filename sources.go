@@ -6,8 +6,10 @@
 // go test still sees it (the test opened the file, so its cached result no
 // longer holds).
 //
-// The harness itself lives in cmd/netlvm and internal/; the Go netlink client
-// in userspace/; the VM tests in vmtest/.
+// The harness itself lives in cmd/netlvm and internal/, and its public face
+// for other modules' tests in kmodtest/ (examples/ uses it as another
+// repository would, action.yml is its GitHub Action); the Go netlink client
+// in userspace/; netl's own VM tests in vmtest/.
 package netl
 
 import "embed"
