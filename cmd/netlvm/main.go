@@ -52,7 +52,8 @@ usage:
                                         module, absent on netl.ko?
 
 run and shell flags:
-  -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + `)
+  -kernel SERIES       pinned series (default ` + kernel.DefaultSeries + ` once built, else Debian's ` + kernel.DefaultPrebuilt + `,
+                       ready in a minute where a build takes nine)
   -kernel-src PATH     build a kernel source tree or tarball instead of the pin
   -module M            netl (default: built from kmod/), seed (the article's module, kmod/seed),
                        none, PATH.ko, or a directory with a Kbuild (built against the kernel)
@@ -219,7 +220,7 @@ func runCmd(args []string, shell bool) (int, error) {
 		name = "shell"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	series := fs.String("kernel", kernel.DefaultSeries, "pinned kernel series")
+	series := fs.String("kernel", "", "pinned kernel series (default: "+kernel.DefaultSeries+" once built, else "+kernel.DefaultPrebuilt+")")
 	src := fs.String("kernel-src", "", "kernel source tree or tarball instead of the pin")
 	module := fs.String("module", "netl", "netl, seed, none, PATH.ko, or a directory with a Kbuild")
 	appendArgs := fs.String("append", "", "extra kernel command-line words")
@@ -279,6 +280,14 @@ func runCmd(args []string, shell bool) (int, error) {
 	}
 	fmt.Fprintf(os.Stderr, "netl: kernel %s, accelerator %s (%s); %s\nnetl: console log %s\n",
 		res.Release, res.Accel, res.AccelReason, res.Phases, res.ConsoleLog)
+	// The coverage first: a run that went wrong is the one whose counts
+	// a reader wants.
+	if *coverFlag && res.Cover != nil {
+		prefix := strings.TrimSuffix(res.ConsoleLog, ".console.log") + ".cover"
+		if err := coverReport(os.Stderr, res, prefix, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "netl: coverage report: %v\n", err)
+		}
+	}
 	// A kernel report fails the run whatever the program's own status.
 	for _, rep := range res.Reports {
 		fmt.Fprintf(os.Stderr, "netl: %s\n", rep)
@@ -292,14 +301,8 @@ func runCmd(args []string, shell bool) (int, error) {
 	if res.Stage() != contract.StageDone {
 		return 1, fmt.Errorf("guest stopped at stage %s: %s", res.Stage(), res.Status.Error)
 	}
-	if *coverFlag {
-		if res.CoverErr != nil {
-			return 1, res.CoverErr
-		}
-		prefix := strings.TrimSuffix(res.ConsoleLog, ".console.log") + ".cover"
-		if err := coverReport(os.Stderr, res, prefix, 0); err != nil {
-			return 1, err
-		}
+	if *coverFlag && res.CoverErr != nil {
+		return 1, res.CoverErr
 	}
 	if res.ExitCode() != 0 {
 		fmt.Fprintf(os.Stderr, "netl: %s exited with status %d\n", fs.Arg(0), res.ExitCode())

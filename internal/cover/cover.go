@@ -133,7 +133,10 @@ func Collect(module, gcdaDir, buildDir, gcovTool string) (*Profile, error) {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
-		if err != nil {
+		// gcov says what it could not read (a stamp mismatch, notes of
+		// another version) on stderr, sometimes with status 0 and every
+		// count zero: any word there is a failure.
+		if err != nil || stderr.Len() > 0 {
 			return nil, fmt.Errorf("coverage: %s on %s: %v\n%s%.400s", gcovTool, filepath.Base(gcda), err, stderr.String(), out)
 		}
 		if err := merge(files, out, buildDir); err != nil {
@@ -149,6 +152,9 @@ func Collect(module, gcdaDir, buildDir, gcovTool string) (*Profile, error) {
 		p.Files = append(p.Files, f)
 	}
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Name < p.Files[j].Name })
+	if p.Totals().Lines == 0 {
+		return nil, fmt.Errorf("coverage: gcov found no executable line of %s's sources in %s", module, buildDir)
+	}
 	return p, nil
 }
 

@@ -20,11 +20,12 @@ var hostPackages = append(append([]string{"qemu-system-x86", "debian-archive-key
 // ErrMissingDeps marks a host that lacks packages and cannot install them.
 var ErrMissingDeps = errors.New("missing host packages")
 
-// EnsureHostDeps checks for QEMU and the kernel build tools. When some are
+// EnsureHostDeps checks for QEMU and the kernel build tools, and for the
+// programs named in also (genhtml for a coverage run). When some are
 // missing and the process runs as root with apt-get, it installs them;
 // otherwise it returns an error carrying the exact install command.
-func EnsureHostDeps(progress io.Writer) error {
-	missing := missingDeps()
+func EnsureHostDeps(progress io.Writer, also ...string) error {
+	missing := missingDeps(also)
 	if missing == nil {
 		return nil
 	}
@@ -41,13 +42,13 @@ func EnsureHostDeps(progress io.Writer) error {
 			return fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	if missing := missingDeps(); missing != nil {
+	if missing := missingDeps(also); missing != nil {
 		return fmt.Errorf("%w after apt-get install: %s", ErrMissingDeps, strings.Join(missing, "; "))
 	}
 	return nil
 }
 
-func missingDeps() []string {
+func missingDeps(also []string) []string {
 	var missing []string
 	if _, err := vm.CheckQEMU(); err != nil {
 		missing = append(missing, err.Error())
@@ -55,7 +56,7 @@ func missingDeps() []string {
 	if err := kernel.CheckBuildTools(); err != nil {
 		missing = append(missing, err.Error())
 	}
-	for _, p := range []string{"mmdebstrap", "zstd", "dpkg-deb", "genhtml"} {
+	for _, p := range append([]string{"mmdebstrap", "zstd", "dpkg-deb"}, also...) {
 		if !hasProgram(p) {
 			missing = append(missing, p)
 		}

@@ -138,7 +138,11 @@ func Prepare(opts Options) (*Session, error) {
 	if s.Cache, err = kernel.CacheDir(); err != nil {
 		return nil, err
 	}
-	if err := EnsureHostDeps(opts.Progress); err != nil {
+	var also []string
+	if opts.Cover {
+		also = append(also, "genhtml") // lcov's, for the HTML report
+	}
+	if err := EnsureHostDeps(opts.Progress, also...); err != nil {
 		return nil, err
 	}
 	// The initramfs builds beside the kernel: on a first run both are

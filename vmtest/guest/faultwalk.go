@@ -149,6 +149,12 @@ func NewFaultWalker() (*FaultWalker, error) {
 	for i := 0; i < len(w.arena); i += 512 {
 		w.arena[i] = 1 // fault every page in now, not while armed
 	}
+	// The datagram table too: fresh pages from the OS are zero, and the
+	// allocator does not write them.
+	for i := range w.dgrams {
+		w.dgrams[i] = [2]int{-1, -1}
+		w.errnos[i] = unix.EAGAIN
+	}
 	// Every signal blocked while armed: the Go runtime's preemption
 	// signal (SIGURG) would otherwise write a signal frame, maybe onto a
 	// page not yet touched. Signals that come meanwhile wait.
@@ -179,7 +185,11 @@ func (w *FaultWalker) nthBytes(n int) []byte {
 }
 
 // Arm makes the calling thread's nth failure point from now on fail. Between
-// Arm and Disarm, make raw system calls only, into memory touched before.
+// Arm and the read-back, make raw system calls only (unix.RawSyscall6, no
+// other function call), into memory touched before: a Go function's
+// prologue is where the runtime preempts a goroutine, and what it does
+// then (a new thread for the locked one's P, a bigger stack) allocates in
+// this thread, taking the injected failure.
 func (w *FaultWalker) Arm(n int) error {
 	if unix.Gettid() != w.tid {
 		return fmt.Errorf("fault walk: armed from thread %d, opened on %d: the goroutine is not locked to its thread", unix.Gettid(), w.tid)
@@ -189,7 +199,7 @@ func (w *FaultWalker) Arm(n int) error {
 		return err
 	}
 	w.armed = true
-	_, _, e := unix.Syscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	_, _, e := unix.RawSyscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		_, _ = w.Disarm()
 		return fmt.Errorf("writing %s to %s: %w", b, FailNthPath, e)
@@ -201,20 +211,32 @@ func (w *FaultWalker) Arm(n int) error {
 // was injected, and positive when the thread passed fewer failure points
 // than Arm asked for.
 func (w *FaultWalker) Disarm() (left int, err error) {
-	n, _, e := unix.Syscall6(unix.SYS_PREAD64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.readb[0])), uintptr(len(w.readb)), 0, 0, 0)
-	_, _, e2 := unix.Syscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.zero[0])), 1, 0, 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.readb[0])), uintptr(len(w.readb)), 0, 0, 0)
+	_, _, e2 := unix.RawSyscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.zero[0])), 1, 0, 0, 0)
+	return w.disarmed(n, e, e2)
+}
+
+// ErrStillArmed: fail-nth could not be cleared, and the thread's next
+// allocations may fail. Nothing more may run on the thread.
+var ErrStillArmed = errors.New("fail-nth may still be armed")
+
+// disarmed finishes Disarm after its two raw calls, which the callers that
+// run a request armed make inline (see Arm): it restores the signal mask
+// and reads the count.
+func (w *FaultWalker) disarmed(n uintptr, e, e2 unix.Errno) (left int, err error) {
 	var serr error
 	if w.armed {
 		w.armed = false
 		serr = unix.PthreadSigmask(unix.SIG_SETMASK, &w.old, nil)
 	}
-	switch {
-	case e != 0:
+	if e2 != 0 {
+		return 0, fmt.Errorf("%w: clearing %s: %v", ErrStillArmed, FailNthPath, e2)
+	}
+	if serr != nil {
+		return 0, fmt.Errorf("restoring the signal mask: %w", serr)
+	}
+	if e != 0 {
 		return 0, fmt.Errorf("reading %s: %w", FailNthPath, e)
-	case e2 != 0:
-		return 0, fmt.Errorf("clearing %s: %w", FailNthPath, e2)
-	case serr != nil:
-		return 0, serr
 	}
 	left, err = strconv.Atoi(strings.TrimSpace(string(w.readb[:n])))
 	if err != nil {
@@ -291,11 +313,11 @@ func (w *FaultWalker) Exchange(req FaultRequest, nth int) (ex Exchange, err erro
 			return ex, err
 		}
 	}
-	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&dg[0])), uintptr(len(dg)), 0,
+	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&dg[0])), uintptr(len(dg)), 0,
 		uintptr(unsafe.Pointer(&to)), unsafe.Sizeof(to))
 	ex.SendErr = e
 	for nd < maxDatagrams && len(w.arena)-off >= recvRoom {
-		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&w.arena[off])), uintptr(len(w.arena)-off),
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&w.arena[off])), uintptr(len(w.arena)-off),
 			unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN {
 			break
@@ -311,7 +333,10 @@ func (w *FaultWalker) Exchange(req FaultRequest, nth int) (ex Exchange, err erro
 		nd++
 	}
 	if nth > 0 {
-		left, err := w.Disarm()
+		// Disarm's raw calls, inline: no function call before them.
+		n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.readb[0])), uintptr(len(w.readb)), 0, 0, 0)
+		_, _, e2 := unix.RawSyscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.zero[0])), 1, 0, 0, 0)
+		left, err := w.disarmed(n, e, e2)
 		if err != nil {
 			return ex, err
 		}
@@ -348,7 +373,9 @@ func (w *FaultWalker) Exchange(req FaultRequest, nth int) (ex Exchange, err erro
 // of them with no failure injected, or max runs. step is called after each
 // run (and before the next), the last one, with no failure injected,
 // included; it may stop the walk with an error. Walk returns the number of
-// failure points found.
+// failure points found: every one up to the last run's was failed in turn.
+// (The last run may itself pass fewer, its Left above 1, when the kernel's
+// own allocations on the way vary from run to run.)
 func (w *FaultWalker) Walk(req FaultRequest, max int, step func(Exchange) error) (points int, err error) {
 	for n := 1; n <= max; n++ {
 		ex, err := w.Exchange(req, n)
@@ -363,6 +390,19 @@ func (w *FaultWalker) Walk(req FaultRequest, max int, step func(Exchange) error)
 		}
 	}
 	return max, fmt.Errorf("%s: still failing at failure point %d: the walk did not end", req.Name, max)
+}
+
+// Call makes one system call with the nth failure point armed, as Exchange
+// does a request, and returns its result and what fail-nth read back.
+func (w *FaultWalker) Call(nth int, trap, a1, a2, a3 uintptr) (r uintptr, e unix.Errno, left int, err error) {
+	if err := w.Arm(nth); err != nil {
+		return 0, 0, 0, err
+	}
+	r, _, e = unix.RawSyscall6(trap, a1, a2, a3, 0, 0, 0)
+	n, _, e1 := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.readb[0])), uintptr(len(w.readb)), 0, 0, 0)
+	_, _, e2 := unix.RawSyscall6(unix.SYS_PWRITE64, uintptr(w.failFD), uintptr(unsafe.Pointer(&w.zero[0])), 1, 0, 0, 0)
+	left, err = w.disarmed(n, e1, e2)
+	return r, e, left, err
 }
 
 // AnswerCode returns the error code of an NLMSG_ERROR message (0: an ack)
@@ -497,7 +537,9 @@ func Judge(req FaultRequest, ex, base Exchange) (string, error) {
 		return "same answer", nil
 	case term != nil:
 		code := AnswerCode(*term)
-		if term.Header.Type != netlink.Error || code >= 0 || !slices.Contains(FaultErrnos, unix.Errno(-code)) {
+		// A dump that fails on its way ends in NLMSG_DONE with the errno
+		// (netlink_dump()'s dump_done_errno).
+		if (term.Header.Type != netlink.Error && term.Header.Type != netlink.Done) || code >= 0 || !slices.Contains(FaultErrnos, unix.Errno(-code)) {
 			return bad("ends in %s", Describe(*term))
 		}
 		return Describe(*term), nil

@@ -1,3 +1,5 @@
+//go:build linux
+
 package guest
 
 import (
@@ -65,6 +67,13 @@ func TestJudge(t *testing.T) {
 	got, err := Judge(dump, Exchange{Nth: 1, Msgs: []netlink.Message{final(netlink.Error, unix.ENOBUFS), part, done}}, dbase)
 	if err != nil || got != "NLMSG_ERROR ENOBUFS, then same answer" {
 		t.Errorf("error then dump: got %q, %v", got, err)
+	}
+	// A dump that fails on its way: NLMSG_DONE carries the errno.
+	if got, err := Judge(dump, Exchange{Nth: 2, Msgs: []netlink.Message{final(netlink.Done, unix.ENOBUFS)}}, dbase); err != nil || got != "NLMSG_DONE ENOBUFS" {
+		t.Errorf("a dump ended by NLMSG_DONE ENOBUFS: got %q, %v", got, err)
+	}
+	if _, err := Judge(dump, Exchange{Nth: 2, Msgs: []netlink.Message{final(netlink.Done, unix.EINVAL)}}, dbase); err == nil {
+		t.Error("a dump ended by NLMSG_DONE EINVAL was accepted")
 	}
 	if _, err := Judge(req, Exchange{Nth: 1, Msgs: []netlink.Message{final(netlink.Error, unix.ENOBUFS), reply("a"), reply("b"), ack}}, base); err == nil {
 		t.Error("an echo's ENOBUFS followed by its replies was accepted: only a dump may do that")

@@ -100,7 +100,10 @@ func notifyAfter(req *FaultRequest) func(fd int, ex *Exchange) error {
 				got++
 			}
 		}
-		wait := 100 * time.Millisecond
+		// A notification after a failed request would come within
+		// milliseconds (delay 0); half a second leaves a loaded guest's
+		// kworker the time.
+		wait := 500 * time.Millisecond
 		if ok && got == 0 {
 			wait = 10 * time.Second
 		}
@@ -327,6 +330,12 @@ func TestFaultWalkRequests(t *testing.T) {
 			}
 			return check(req, ex, outcome)
 		})
+		if errors.Is(err, ErrStillArmed) {
+			t.Fatalf("fault walk: %s: %v", req.Name, err)
+		}
+		if err == nil && points == 0 {
+			err = errors.New("no failure point at all: fail-nth never took")
+		}
 		if err != nil {
 			t.Errorf("fault walk: %s: %v", req.Name, err)
 			if _, err := probe.Echo(netlink.EchoRequest{Count: 1, Data: []byte("probe")}); err != nil {
@@ -416,9 +425,7 @@ func TestFaultWalkModuleLoad(t *testing.T) {
 	start := time.Now()
 	points := -1
 	for n := 1; n <= faultWalkMax; n++ {
-		require.NoError(t, w.Arm(n))
-		_, _, e := unix.Syscall(unix.SYS_INIT_MODULE, uintptr(unsafe.Pointer(&image[0])), uintptr(len(image)), uintptr(unsafe.Pointer(cparams)))
-		left, err := w.Disarm()
+		_, e, left, err := w.Call(n, unix.SYS_INIT_MODULE, uintptr(unsafe.Pointer(&image[0])), uintptr(len(image)), uintptr(unsafe.Pointer(cparams)))
 		require.NoError(t, err)
 		if left > 0 {
 			require.Zero(t, e, "init_module with no failure injected (%d failure points passed)", n-1)
@@ -443,6 +450,7 @@ func TestFaultWalkModuleLoad(t *testing.T) {
 	if points < 0 {
 		t.Fatalf("init_module still failing at failure point %d: the walk did not end", faultWalkMax)
 	}
+	require.Positive(t, points, "a module load with no failure point: fail-nth never took")
 	require.True(t, moduleLoaded(t))
 	require.Equal(t, params, currentParams(t), "the parameters after the walk")
 	require.NoError(t, answers(), "after the walk")
