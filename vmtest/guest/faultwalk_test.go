@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netl-dev/netl/internal/contract"
+	"github.com/netl-dev/netl/internal/faultwalk"
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
@@ -34,24 +35,24 @@ const faultWalkGroup = 7
 // injection knobs for the test and returns a walker. On a kernel without
 // fault injection it returns nil: the plain flavour has none, and says so;
 // the debug flavour must have it.
-func startFaultWalk(t *testing.T) *FaultWalker {
+func startFaultWalk(t *testing.T) *faultwalk.FaultWalker {
 	t.Helper()
-	if !FaultInjectionAvailable() {
+	if !faultwalk.FaultInjectionAvailable() {
 		if os.Getenv(contract.DebugEnv) != "" {
-			t.Fatalf("the debug flavour has no %s: CONFIG_FAULT_INJECTION is off, and the walk cannot run", FailNthPath)
+			t.Fatalf("the debug flavour has no %s: CONFIG_FAULT_INJECTION is off, and the walk cannot run", faultwalk.FailNthPath)
 		}
-		t.Logf("fault walk: not run: this kernel has no fault injection (%s absent; the plain flavour); it runs on the debug flavour (netlvm test -debug)", FailNthPath)
+		t.Logf("fault walk: not run: this kernel has no fault injection (%s absent; the plain flavour); it runs on the debug flavour (netlvm test -debug)", faultwalk.FailNthPath)
 		return nil
 	}
 	runtime.LockOSThread() // never unlocked: the thread exits with the test
-	restore, err := SetFaultKnobs()
+	restore, err := faultwalk.SetFaultKnobs()
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := restore(); err != nil {
 			t.Errorf("restoring the fault injection knobs: %v", err)
 		}
 	})
-	w, err := NewFaultWalker()
+	w, err := faultwalk.NewFaultWalker()
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
@@ -71,7 +72,7 @@ func marshal(m netlink.Message) []byte {
 
 func typedRequest(typ netlink.HeaderType, flags netlink.HeaderFlags, payload []byte) func(uint32) []byte {
 	return func(port uint32) []byte {
-		return marshal(netlink.Message{Header: netlink.Header{Type: typ, Flags: flags, Sequence: FaultWalkSeq, PID: port}, Data: payload})
+		return marshal(netlink.Message{Header: netlink.Header{Type: typ, Flags: flags, Sequence: faultwalk.FaultWalkSeq, PID: port}, Data: payload})
 	}
 }
 
@@ -86,13 +87,13 @@ func payload(m interface{ MarshalBinary() ([]byte, error) }) []byte {
 // notifyAfter checks that a notification request that succeeded is
 // followed by its notification (sent by netl's work function, in a
 // kworker: no failure is injected there), and that one that failed is not.
-func notifyAfter(req *FaultRequest) func(fd int, ex *Exchange) error {
-	return func(fd int, ex *Exchange) error {
+func notifyAfter(req *faultwalk.FaultRequest) func(fd int, ex *faultwalk.Exchange) error {
+	return func(fd int, ex *faultwalk.Exchange) error {
 		_, term, err := ex.Split(*req)
 		if err != nil {
-			return nil // Judge says why
+			return nil // faultwalk.Judge says why
 		}
-		ok := ex.SendErr == 0 && ((term != nil && term.Header.Type == netlink.Error && AnswerCode(*term) == 0) ||
+		ok := ex.SendErr == 0 && ((term != nil && term.Header.Type == netlink.Error && faultwalk.AnswerCode(*term) == 0) ||
 			(term == nil && slices.Contains(ex.RecvErrs, unix.ENOBUFS)))
 		got := 0
 		for _, m := range ex.Msgs {
@@ -206,20 +207,20 @@ func listener(t *testing.T, broadcastError bool) int {
 // faultWalkRequests are the requests walked: every message type netl.ko
 // handles (netl_proto.h), the ones it refuses, and variants that allocate
 // differently.
-func faultWalkRequests() []*FaultRequest {
-	seed := SeedFaultRequest("type 0 (seed request), NLM_F_REQUEST|NLM_F_ACK", netlink.Request|netlink.Acknowledge)
-	seedBare := SeedFaultRequest("type 0 (seed request), no flags (the article's)", 0)
+func faultWalkRequests() []*faultwalk.FaultRequest {
+	seed := faultwalk.SeedFaultRequest("type 0 (seed request), NLM_F_REQUEST|NLM_F_ACK", netlink.Request|netlink.Acknowledge)
+	seedBare := faultwalk.SeedFaultRequest("type 0 (seed request), no flags (the article's)", 0)
 	big := bytes.Repeat([]byte("fault walk "), netlink.EchoMaxData/11+1)
 	sameLen := func(a, b netlink.Message) bool {
 		return a.Header.Type == b.Header.Type && a.Header.Flags == b.Header.Flags &&
 			a.Header.Sequence == b.Header.Sequence && len(a.Data) == len(b.Data)
 	}
 	badLen := func(port uint32) []byte {
-		b := marshal(netlink.Message{Header: netlink.Header{Type: netlink.TypeEcho, Flags: netlink.Request | netlink.Acknowledge, Sequence: FaultWalkSeq, PID: port}, Data: make([]byte, 8)})
+		b := marshal(netlink.Message{Header: netlink.Header{Type: netlink.TypeEcho, Flags: netlink.Request | netlink.Acknowledge, Sequence: faultwalk.FaultWalkSeq, PID: port}, Data: make([]byte, 8)})
 		binary.NativeEndian.PutUint32(b[0:4], 100) // runs past the datagram
 		return b
 	}
-	reqs := []*FaultRequest{
+	reqs := []*faultwalk.FaultRequest{
 		&seed,
 		&seedBare,
 		{Name: "NLMSG_NOOP (0x1), NLM_F_ACK", Datagram: typedRequest(netlink.Noop, netlink.Request|netlink.Acknowledge, nil)},
@@ -271,7 +272,7 @@ func TestFaultWalkRequests(t *testing.T) {
 
 	// After every run: the module answers a plain echo, and the group's
 	// members got at most the one broadcast, or lost it with ENOBUFS.
-	check := func(req *FaultRequest, ex Exchange, outcome string) error {
+	check := func(req *faultwalk.FaultRequest, ex faultwalk.Exchange, outcome string) error {
 		replies, err := probe.Echo(netlink.EchoRequest{Count: 1, Data: []byte("probe")})
 		if err != nil {
 			return fmt.Errorf("%s, failure point %d (%s): the next echo failed: %w", req.Name, ex.Nth, outcome, err)
@@ -310,15 +311,15 @@ func TestFaultWalkRequests(t *testing.T) {
 		t0 := time.Now()
 		base, err := w.Exchange(*req, 0)
 		require.NoError(t, err, req.Name)
-		if _, err := Judge(*req, base, base); err != nil || base.SendErr != 0 || len(base.RecvErrs) > 0 || len(base.Msgs) == 0 {
+		if _, err := faultwalk.Judge(*req, base, base); err != nil || base.SendErr != 0 || len(base.RecvErrs) > 0 || len(base.Msgs) == 0 {
 			t.Fatalf("%s: the baseline (no failure injected) got %s (%v)", req.Name, base, err)
 		}
 		if err := check(req, base, "same answer"); err != nil {
 			t.Fatalf("baseline: %v", err)
 		}
-		tally := Tally{}
-		points, err := w.Walk(*req, faultWalkMax, func(ex Exchange) error {
-			outcome, err := Judge(*req, ex, base)
+		tally := faultwalk.Tally{}
+		points, err := w.Walk(*req, faultWalkMax, func(ex faultwalk.Exchange) error {
+			outcome, err := faultwalk.Judge(*req, ex, base)
 			if err != nil {
 				return err
 			}
@@ -330,7 +331,7 @@ func TestFaultWalkRequests(t *testing.T) {
 			}
 			return check(req, ex, outcome)
 		})
-		if errors.Is(err, ErrStillArmed) {
+		if errors.Is(err, faultwalk.ErrStillArmed) {
 			t.Fatalf("fault walk: %s: %v", req.Name, err)
 		}
 		if err == nil && points == 0 {
@@ -421,7 +422,7 @@ func TestFaultWalkModuleLoad(t *testing.T) {
 		return nil
 	}
 
-	tally := Tally{}
+	tally := faultwalk.Tally{}
 	start := time.Now()
 	points := -1
 	for n := 1; n <= faultWalkMax; n++ {

@@ -203,7 +203,7 @@ func TestNotificationsLimitedPerPort(t *testing.T) {
 }
 
 // A namespace holds at most NotifyMaxPending notifications, however many
-// ports ask; a namespace of its own, so that no other test's count.
+// ports ask; a namespace of its own, so that no other test's notifications count.
 func TestNotificationsLimitedPerNamespace(t *testing.T) {
 	beginParallel(t)
 	ports := netlink.NotifyMaxPending / netlink.NotifyMaxPerPort

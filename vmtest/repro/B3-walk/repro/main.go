@@ -3,7 +3,7 @@
 // makes one chosen allocation fail (failslab's make-it-fail, armed while
 // the sender sleeps in the module), this one walks every allocation the
 // sending thread makes for the article's request, with the code of the
-// guest suite's TestFaultWalkRequests (vmtest/guest/faultwalk.go): the
+// guest suite's TestFaultWalkRequests (internal/faultwalk): the
 // request is sent again and again from a thread locked to itself, with
 // /proc/thread-self/fail-nth set to 1, 2, 3, ..., each run failing one
 // more failure point, until a run passes them all.
@@ -25,8 +25,8 @@ package main
 import (
 	"runtime"
 
+	"github.com/netl-dev/netl/internal/faultwalk"
 	"github.com/netl-dev/netl/userspace/netlink"
-	"github.com/netl-dev/netl/vmtest/guest"
 	"github.com/netl-dev/netl/vmtest/repro/internal/reprokit"
 )
 
@@ -37,11 +37,11 @@ func main() {
 	if err := reprokit.MountDebugFS(); err != nil {
 		reprokit.Fatalf("%v", err)
 	}
-	if !guest.FaultInjectionAvailable() {
-		reprokit.Fatalf("no %s: this case needs the debug kernel (CONFIG_FAULT_INJECTION)", guest.FailNthPath)
+	if !faultwalk.FaultInjectionAvailable() {
+		reprokit.Fatalf("no %s: this case needs the debug kernel (CONFIG_FAULT_INJECTION)", faultwalk.FailNthPath)
 	}
 	runtime.LockOSThread() // fail-nth is the thread's
-	restore, err := guest.SetFaultKnobs()
+	restore, err := faultwalk.SetFaultKnobs()
 	if err != nil {
 		reprokit.Fatalf("%v", err)
 	}
@@ -50,13 +50,13 @@ func main() {
 			reprokit.Fatalf("restoring the fault injection knobs: %v", err)
 		}
 	}()
-	w, err := guest.NewFaultWalker()
+	w, err := faultwalk.NewFaultWalker()
 	if err != nil {
 		reprokit.Fatalf("%v", err)
 	}
 	defer w.Close()
 
-	req := guest.SeedFaultRequest("type 0 (the article's request), NLM_F_REQUEST|NLM_F_ACK", netlink.Request|netlink.Acknowledge)
+	req := faultwalk.SeedFaultRequest("type 0 (the article's request), NLM_F_REQUEST|NLM_F_ACK", netlink.Request|netlink.Acknowledge)
 	base, err := w.Exchange(req, 0)
 	if err != nil {
 		reprokit.Fatalf("%v", err)
@@ -67,14 +67,14 @@ func main() {
 	}
 	reprokit.Logf("walking its failure points: fail-nth 1, 2, ... (at most %d)", max)
 
-	tally := guest.Tally{}
-	points, err := w.Walk(req, max, func(ex guest.Exchange) error {
+	tally := faultwalk.Tally{}
+	points, err := w.Walk(req, max, func(ex faultwalk.Exchange) error {
 		if !ex.Injected {
 			return nil
 		}
 		outcome := ex.Summary()
 		if mod == reprokit.Fixed {
-			if outcome, err = guest.Judge(req, ex, base); err != nil {
+			if outcome, err = faultwalk.Judge(req, ex, base); err != nil {
 				return err
 			}
 			tally[outcome]++
@@ -86,7 +86,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			if _, err := guest.Judge(req, next, base); err != nil || next.Summary() != base.Summary() {
+			if _, err := faultwalk.Judge(req, next, base); err != nil || next.Summary() != base.Summary() {
 				reprokit.Fatalf("after failure point %d the next request got %s (%v)", ex.Nth, next.Summary(), err)
 			}
 		}

@@ -1,6 +1,10 @@
 //go:build linux
 
-package guest
+// Package faultwalk fails the allocations of one request at a time, in
+// turn, through the calling thread's /proc/thread-self/fail-nth: the guest
+// suite's fault walk (vmtest/guest, TestFaultWalkRequests and
+// TestFaultWalkModuleLoad) and repro case B3-walk run it in the guest.
+package faultwalk
 
 import (
 	"bytes"
@@ -18,7 +22,7 @@ import (
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-// Systematic fault injection (issue 15): a request is sent again and again,
+// Systematic fault injection: a request is sent again and again,
 // with the nth failure point of the sending thread made to fail on the nth
 // run, until a run passes every failure point without a failure. The
 // kernel's fail-nth interface does the counting
