@@ -227,9 +227,9 @@ func planKernel(opts Options) (*kernel.Kernel, error) {
 	if opts.Series == "" && opts.KernelSrc == "" {
 		if opts.Series = DefaultKernel(opts.Debug); opts.Series == kernel.DefaultPrebuilt {
 			fmt.Fprintf(opts.Progress, "netl: kernel %s is not built yet, so this run uses Debian's prebuilt %s "+
-				"(its guest boots in ~10 s instead of ~1 s). Build %s once (about 9 min) for the fast edit loop: make kernel SERIES=%s; "+
+				"(its guest boots in ~10 s instead of ~1 s). Build %s once (about 9 min) for the fast edit loop: %s; "+
 				"or name a kernel: NETL_KERNEL=%s\n",
-				kernel.DefaultSeries, kernel.DefaultPrebuilt, kernel.DefaultSeries, kernel.DefaultSeries, kernel.DefaultSeries)
+				kernel.DefaultSeries, kernel.DefaultPrebuilt, kernel.DefaultSeries, buildCommand(kernel.DefaultSeries, false), kernel.DefaultSeries)
 		}
 	}
 	k, err := kernel.Plan(kernel.Options{Series: opts.Series, Source: opts.KernelSrc, Debug: opts.Debug})
@@ -242,10 +242,23 @@ func planKernel(opts Options) (*kernel.Kernel, error) {
 			name += " (debug flavour)"
 		}
 		return nil, fmt.Errorf("kernel %s is not built, and a build takes up to %s here, more than go test -timeout leaves (%s).\n"+
-			"Build it first, with progress: make kernel SERIES=%s%s\n(or run with -timeout 60m; without NETL_KERNEL the default uses Debian's prebuilt kernel until 6.12 is built)",
-			name, KernelBuildTime, left.Round(time.Second), k.Series, map[bool]string{true: " DEBUG=1"}[k.Debug])
+			"Build it first, with progress: %s\n(or run with -timeout 60m; without NETL_KERNEL the default uses Debian's prebuilt kernel until 6.12 is built)",
+			name, KernelBuildTime, left.Round(time.Second), buildCommand(k.Series, k.Debug))
 	}
 	return k, nil
+}
+
+// buildCommand is how the user builds a kernel from where they are: make
+// in netl's checkout, netlvm (a tool of their module) anywhere else.
+func buildCommand(series string, debug bool) string {
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
+			if isNetlRoot(d) {
+				return "make kernel SERIES=" + series + map[bool]string{true: " DEBUG=1"}[debug]
+			}
+		}
+	}
+	return "go tool netlvm kernel build " + map[bool]string{true: "-debug "}[debug] + series
 }
 
 // DefaultKernel is the series Prepare boots when none is named:
