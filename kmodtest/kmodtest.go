@@ -70,12 +70,29 @@
 // $NETL_DEBUG=1), KASAN, UBSAN, lockdep, the hung-task detector and a final
 // kmemleak scan watch the module.
 //
+// # What the guest is
+//
+// A u-root initramfs with netl's init, which loads the module (with
+// WithModuleParams) and runs the guest test binary from the host's 9p
+// share (/netl); its files (WithFiles) are in /netl/bin. The guest test
+// binary is built for linux/amd64 with CGO_ENABLED=0: no cgo. The guest
+// has one CPU, loopback up, debugfs on the debug flavour, and u-root's
+// commands (no grep, no bash).
+//
 // # Host requirements
 //
 // QEMU, the kernel build tools and mmdebstrap, from Debian's or Ubuntu's
 // packages; as root, the first run installs them, and otherwise it prints
-// the apt-get command. Kernels, modules and the initramfs are cached under
-// $NETL_CACHE (default ~/.cache/netl), each once per content.
+// the apt-get command. /dev/kvm is used when it works (TCG otherwise).
+// Debian's kernels build their modules in a Debian root made by mmdebstrap
+// in a user namespace: on Ubuntu 24.04, sudo sysctl -w
+// kernel.apparmor_restrict_unprivileged_userns=0. Kernels, modules and
+// the initramfs are cached under $NETL_CACHE (default ~/.cache/netl), each
+// once per content.
+//
+// The module's directory is built as it is, its files side by side: no
+// subdirectories. An edit to the module, to the guest tests or to a package
+// of your module they import reruns go test's cached test.
 package kmodtest
 
 import (
@@ -88,7 +105,6 @@ import (
 	"time"
 
 	"github.com/netl-dev/netl/internal/harness"
-	"github.com/netl-dev/netl/internal/kernel"
 )
 
 // Option sets what Run does.
@@ -154,99 +170,125 @@ func WithFiles(paths ...string) Option {
 // WithEnv adds "NAME=VALUE" words to the guest tests' environment.
 func WithEnv(vars ...string) Option { return func(c *config) { c.env = append(c.env, vars...) } }
 
-// WithTimeout bounds each guest run (boot, load, tests). Without it, go
-// test's -timeout does, less what the boot needs.
+// WithTimeout bounds each guest run (boot, load, tests), within what go
+// test's -timeout leaves. Without it, that does.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
-// Result is one guest run: the kernel, the guest's status, its tests with
-// their output and kernel reports, the phases' times, the console log.
-type Result = harness.Result
+// Result is one kernel's run.
+type Result struct {
+	// Kernel is the series ("6.12", "debian-6.12"), Release the kernel's
+	// uname release; Debug: the debug flavour ran.
+	Kernel, Release string
+	Debug           bool
+	// Tests are the guest tests in the order they started.
+	Tests []Test
+	// Failures say why the run is not a pass, one line each; empty for a
+	// pass.
+	Failures []string
+	// ConsoleLog is the whole console: boot, module load, kernel reports.
+	ConsoleLog string
+	// Phases are the wall times of the run's steps, as printed.
+	Phases string
+	// Coverage is the module's line coverage in percent (WithCover).
+	Coverage float64
+}
+
+// Test is one guest test.
+type Test struct {
+	Name    string
+	Action  string // pass, fail, skip; empty when it never finished
+	Output  string
+	Reports []string // kernel reports while it ran
+}
 
 // Run runs the guest tests on each kernel, a subtest per kernel, and
 // returns the results in the order of the kernels (nil for a kernel that
-// could not be prepared). The module and the guest test binary build while
-// the guest boots.
+// could not be prepared). The guest test binary is built once, beside the
+// first kernel's preparation; the module builds while each guest boots.
 func Run(t *testing.T, opts ...Option) []*Result {
 	t.Helper()
-	var c config
+	c := config{debug: os.Getenv("NETL_DEBUG") != ""}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.guestTests == "" {
 		t.Fatal("kmodtest.Run: no guest tests: name their package with WithGuestTests(\"./guest\")")
 	}
-	kernels, err := kernelList(c.kernels)
-	if err != nil {
-		t.Fatalf("kmodtest.Run: %v", err)
+	kernels := c.kernels
+	if len(kernels) == 0 {
+		if env := os.Getenv("NETL_KERNEL"); env != "" {
+			kernels = []string{env}
+		}
 	}
+	var list []string
+	if len(kernels) > 0 {
+		var left []string
+		var err error
+		if list, left, err = harness.SeriesList(strings.Join(kernels, ","), c.debug); err != nil {
+			t.Fatalf("kmodtest.Run: %v", err)
+		}
+		if len(left) > 0 {
+			t.Logf("the debug flavour exists for netl's own kernels only; leaving out %s", strings.Join(left, ", "))
+		}
+	}
+	if len(list) == 0 && c.kernelSrc == "" {
+		list = []string{""} // the default kernel: Prepare picks it, and says why
+	}
+	if c.kernelSrc != "" {
+		list = []string{""}
+	}
+	suite, build := harness.GoTests(".", c.guestTests, t.TempDir())
+	go build() //nolint:errcheck // each run's Build returns the same error
+	t.Cleanup(func() { build() })
 	var results []*Result
-	for _, k := range kernels {
-		var res *Result
+	for _, k := range list {
 		name := k
 		switch {
 		case c.kernelSrc != "":
 			name = filepath.Base(c.kernelSrc)
 		case k == "":
-			name = harness.DefaultKernel(c.debug) // what Prepare picks, and says why
+			name = harness.DefaultKernel(c.debug)
 		}
-		t.Run(name, func(t *testing.T) { res = runOne(t, c, k) })
+		var res *Result
+		t.Run(name, func(t *testing.T) { res = runOne(t, c, k, suite, build) })
 		results = append(results, res)
 	}
 	return results
 }
 
-// kernelList reads WithKernels, or $NETL_KERNEL: "" is the default kernel.
-func kernelList(names []string) ([]string, error) {
-	if len(names) == 0 {
-		names = strings.Split(os.Getenv("NETL_KERNEL"), ",")
-	}
-	var out []string
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		if n != "all" {
-			out = append(out, n)
-			continue
-		}
-		pins, err := kernel.Pins()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kernel.Series(pins)...)
-	}
-	return out, nil
-}
-
-func runOne(t *testing.T, c config, series string) *Result {
+func runOne(t *testing.T, c config, series string, suite harness.Suite, build func() error) *Result {
 	module := c.module
 	if module == "" {
 		module = "none"
 	} else if abs, err := filepath.Abs(module); err == nil {
 		module = abs
 	}
-	opts := harness.Options{Series: series, KernelSrc: c.kernelSrc, Debug: c.debug, Cover: c.cover,
-		Module: module, ModParams: c.params, Append: c.cmdline, Timeout: c.timeout, BootEarly: true}
-	dir := t.TempDir()
-	suite, build := harness.GoTests(".", c.guestTests, dir)
-	go build() //nolint:errcheck // Run.Build returns the same error
-	t.Cleanup(func() { build() })
-	s := harness.PrepareForTest(t, opts)
-	suite.Full = os.Getenv("CI") != ""
+	s := harness.PrepareForTest(t, harness.Options{Series: series, KernelSrc: c.kernelSrc, Debug: c.debug, Cover: c.cover,
+		Module: module, ModParams: c.params, Append: c.cmdline, BootEarly: true})
+	left := time.Duration(0)
 	if deadline, ok := t.Deadline(); ok {
-		// The guest's own timeout goes first, so that it names the test
-		// that hung; the boot and the module's load come before it.
-		around := time.Minute
-		if s.Kernel.Debug {
-			around = 2 * time.Minute
-		}
-		suite.Timeout = time.Until(deadline) - around
-		if suite.Timeout < 10*time.Second {
-			t.Fatalf("go test -timeout leaves %s: too little to boot the guest and run its tests", time.Until(deadline).Round(time.Second))
-		}
+		left = time.Until(deadline)
 	}
-	logName := fmt.Sprintf("kmodtest-%s-%s.console.log", filepath.Base(t.Name()), time.Now().Format("20060102-150405"))
+	if c.timeout > 0 && (left == 0 || c.timeout < left) {
+		left = c.timeout + 15*time.Second // GuestTimeouts keeps 15 s for go test
+	}
+	var err error
+	var vmTimeout time.Duration
+	if suite.Timeout, vmTimeout, err = harness.GuestTimeouts(left, s.Kernel.Debug); err != nil {
+		t.Fatal(err)
+	}
+	suite.Full = os.Getenv("CI") != ""
+	logs := filepath.Join(s.Cache, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.CreateTemp(logs, "kmodtest-"+s.Kernel.Series+"-*.console.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Close()
 	res, err := s.RunTests(context.Background(), suite, harness.Run{
-		Env: c.env, Files: c.files, Build: build,
-		ConsoleLog: filepath.Join(s.Cache, "logs", strings.ReplaceAll(logName, "/", "_")),
+		Env: c.env, Files: c.files, Build: build, Timeout: vmTimeout, ConsoleLog: log.Name(),
 	})
 	if res == nil {
 		t.Fatalf("the harness could not run the guest: %v", err)
@@ -257,77 +299,25 @@ func runOne(t *testing.T, c config, series string) *Result {
 	}
 	t.Logf("kernel %s (%s), accelerator %s, console log %s", flavour, res.Release, res.Accel, res.ConsoleLog)
 	fmt.Fprintf(harness.ProgressWriter(), "netl: kernel %s (%s) phases: %s\nnetl: console log %s\n", flavour, res.Release, res.Phases, res.ConsoleLog)
-	Report(t, res)
+	harness.Report(t, res)
+	out := &Result{Kernel: res.Series, Release: res.Release, Debug: res.Debug, ConsoleLog: res.ConsoleLog, Phases: res.Phases.String()}
+	for _, f := range res.Failures(os.Getenv("CI") != "") {
+		out.Failures = append(out.Failures, f.String())
+	}
+	for _, g := range res.Tests {
+		tt := Test{Name: g.Name, Action: g.Action, Output: g.Output}
+		for _, r := range g.Reports {
+			tt.Reports = append(tt.Reports, r.String())
+		}
+		out.Tests = append(out.Tests, tt)
+	}
 	if res.Cover != nil {
 		var b strings.Builder
 		if err := res.Cover.WriteReport(&b, strings.TrimSuffix(res.ConsoleLog, ".console.log"), fmt.Sprintf("%s.ko on %s (%s)", res.Cover.Module, flavour, res.Release)); err != nil {
 			t.Errorf("coverage report: %v", err)
 		}
 		t.Log(b.String())
+		out.Coverage = res.Cover.Totals().LinePercent()
 	}
-	return res
-}
-
-// Report shows a guest run on t: each guest test as a subtest with its
-// output, result and the kernel reports placed in it; and on t itself what
-// lies outside every test (a VM that did not report, init's errors,
-// reports during boot, an exit status no test explains).
-func Report(t *testing.T, res *Result) {
-	t.Helper()
-	ci := os.Getenv("CI") != ""
-	// What lies outside every test, from the one list of failures; a
-	// guest that died still has its tests below, the one that was running
-	// when it died among them.
-	ran := map[string]bool{}
-	for _, g := range res.Tests {
-		ran[g.Name] = true
-	}
-	for _, f := range res.Failures(ci) {
-		switch {
-		case f.Test != "" && ran[f.Test]:
-			// the guest test's subtest below says it
-		case f.Test != "":
-			t.Errorf("%s\n%s", f, f.Detail) // its output died with the guest
-		case f.Detail != "":
-			t.Errorf("%s", f.Detail)
-		default:
-			t.Errorf("%s\noutput:\n%s\nconsole tail:\n%s", f.Reason, res.Output, strings.Join(res.Tail, "\n"))
-		}
-	}
-	for _, g := range res.Tests {
-		t.Run(g.Name, func(t *testing.T) {
-			for _, r := range g.Reports {
-				t.Errorf("%s", r)
-			}
-			out := strings.TrimRight(g.Output, "\n")
-			// Skipped subtests show as skips here too; in CI a skip
-			// that is not a kernel-version gate fails.
-			for _, sk := range g.Skips {
-				if sk.Name == g.Name {
-					continue
-				}
-				t.Run(strings.TrimPrefix(sk.Name, g.Name+"/"), func(t *testing.T) {
-					if ci && !sk.Gate() {
-						t.Errorf("skipped in the guest (%s), and CI allows no skip but a kernel-version gate", sk.Reason)
-						return
-					}
-					t.Skip(sk.Reason)
-				})
-			}
-			switch g.Action {
-			case "pass":
-				t.Log("\n" + out)
-			case "skip":
-				if ci && (len(g.Skips) == 0 || !g.Skips[len(g.Skips)-1].Gate()) {
-					t.Errorf("skipped in the guest, and CI allows no skip but a kernel-version gate:\n%s", out)
-					return
-				}
-				t.Skip("\n" + out)
-			case "fail":
-				t.Error("\n" + out)
-			default:
-				t.Errorf("never finished in the guest (timeout or crash):\n%s", out)
-			}
-		})
-	}
+	return out
 }

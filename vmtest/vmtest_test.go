@@ -13,10 +13,10 @@ import (
 
 	"github.com/netl-dev/netl/internal/claims"
 	"github.com/netl-dev/netl/internal/harness"
-	"github.com/netl-dev/netl/kmodtest"
 )
 
-// TestGuest boots the kernel named by $NETL_KERNEL (default 6.12) with
+// TestGuest boots the kernel named by $NETL_KERNEL (default: 6.12 once
+// built, else debian-6.12) with
 // netl.ko loaded and runs the guest suite in it; each guest test appears as
 // a subtest here, with the kernel reports that appeared while it ran.
 //
@@ -40,22 +40,26 @@ func TestGuest(t *testing.T) {
 	suite.Run, suite.Skip = GuestPattern(testFlag("test.run")), GuestPattern(testFlag("test.skip"))
 	suite.Bench, suite.Short = testFlag("test.bench"), testing.Short()
 	suite.Full = os.Getenv("CI") != ""
+	left := time.Duration(0)
 	if deadline, ok := t.Deadline(); ok {
-		suite.Timeout = guestTimeout(t, s, time.Until(deadline))
+		left = time.Until(deadline)
 	}
+	var vmTimeout time.Duration
+	suite.Timeout, vmTimeout, err = harness.GuestTimeouts(left, s.Kernel.Debug)
+	require.NoError(t, err)
 
 	flavour := s.Kernel.Series
 	if s.Kernel.Debug {
 		flavour += "-debug"
 	}
 	logPath := filepath.Join(s.Cache, "logs", fmt.Sprintf("vmtest-%s.console.log", flavour))
-	res, err := s.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: logPath, Build: build})
+	res, err := s.RunSuite(context.Background(), suite, harness.Run{ConsoleLog: logPath, Build: build, Timeout: vmTimeout})
 	if res == nil {
 		require.NoError(t, err, "the harness could not run the guest")
 	}
 	t.Logf("kernel %s (%s), accelerator %s (%s), console log %s", res.Series, res.Release, res.Accel, res.AccelReason, res.ConsoleLog)
 	defer fmt.Fprintf(progressWriter(), "netl: kernel %s (%s) phases: %s\n", flavourName(res), res.Release, res.Phases)
-	kmodtest.Report(t, res)
+	harness.Report(t, res)
 	reportClaims(t, s, res)
 	reportBenchmarks(t, res)
 	t.Logf("phases: %s", res.Phases)
@@ -85,28 +89,6 @@ func reportClaims(t *testing.T, s *harness.Session, res *harness.Result) {
 	for _, id := range claims.Missing(got) {
 		t.Errorf("claim %s has no verdict: its guest test did not record one", id)
 	}
-}
-
-// guestTimeout is the guest's -test.timeout within what is left of go
-// test's: the boot and the module load come first, and the guest must
-// time out before go test does, to say which test hung.
-func guestTimeout(t *testing.T, s *harness.Session, left time.Duration) time.Duration {
-	t.Helper()
-	// Before the guest's clock starts: the seed module's build, the
-	// boot (about 2 s plain, 30 s debug under TCG); after it stops: the
-	// kmemleak sweep (debug, 6 s and more) and the power-off.
-	around, full := 45*time.Second, harness.SuiteTimeout
-	if s.Kernel.Debug {
-		around, full = 90*time.Second, harness.DebugSuiteTimeout
-	}
-	if left-around >= full {
-		return full
-	}
-	if left-around < 10*time.Second {
-		t.Fatalf("go test -timeout leaves %s after the kernel and module were found or built: too little to boot the guest and run a test (at least %s; a first run that builds a kernel needs -timeout 30m)",
-			left.Round(time.Second), around+10*time.Second)
-	}
-	return left - around
 }
 
 // reportBenchmarks shows the guest's benchmark lines and the ratio of each

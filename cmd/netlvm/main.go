@@ -45,6 +45,9 @@ usage:
                                         the VM suite on each series, side by side; one table
   netlvm test -cover [-cover-min PCT]   the same on the debug flavour, with netl.c's line and
                                         branch coverage per function (lcov and HTML in logs/)
+  netlvm test -guest PKG [-module DIR] [-kernel ...] [-junit FILE] [-timeout D] [-logs DIR]
+                                        a module's own guest tests (build tag netlguest, in the
+                                        current directory's Go module), a table per series
   netlvm bench [-kernel S|all] [-n N]   floor (bare boot) vs each phase of a warm run
   netlvm claims [-kernel S|all]         the seed's claims C1-C15 per series: the guest suite,
                                         and the repro cases claims name (C6: B5); one table
@@ -328,37 +331,12 @@ func (b *bootFilter) Write(p []byte) (int, error) {
 	return b.w.Write(p)
 }
 
-// seriesList reads a -kernel value: one pinned series, a comma-separated
-// list, or all; every name must be pinned. For the debug flavour, all
-// leaves out Debian's prebuilt series, which have none (and says so).
+// seriesList reads a -kernel value (harness.SeriesList), saying on the
+// terminal which series the debug flavour leaves out.
 func seriesList(v string, debug bool) ([]string, error) {
-	pins, err := kernel.Pins()
-	if err != nil {
-		return nil, err
+	list, left, err := harness.SeriesList(v, debug)
+	if len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "netl: the debug flavour exists for netl's own kernels only; leaving out %s\n", strings.Join(left, ", "))
 	}
-	if v == "all" {
-		all := kernel.Series(pins)
-		if !debug {
-			return all, nil
-		}
-		var built, left []string
-		for _, s := range all {
-			if kernel.IsPrebuilt(s) {
-				left = append(left, s)
-			} else {
-				built = append(built, s)
-			}
-		}
-		if len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "netl: the debug flavour exists for netl's own kernels only; leaving out %s\n", strings.Join(left, ", "))
-		}
-		return built, nil
-	}
-	list := strings.Split(v, ",")
-	for _, s := range list {
-		if _, err := kernel.LookupPin(s); err != nil {
-			return nil, err
-		}
-	}
-	return list, nil
+	return list, err
 }

@@ -34,14 +34,20 @@ func testCmd(args []string) (int, error) {
 	logDir := fs.String("logs", "", "directory for each series' results and console (default: the cache's logs/)")
 	coverFlag := fs.Bool("cover", false, "the module's line and branch coverage (gcov; implies -debug): a table per series, an lcov tracefile and HTML in the logs")
 	coverMin := fs.Float64("cover-min", 0, "with -cover: fail when the module's line coverage is below this percentage")
-	module := fs.String("module", "netl", "the module: netl, or a directory with a Kbuild (then -guest names its tests)")
+	module := fs.String("module", "", "with -guest: the module, a directory with a Kbuild (default: none loaded)")
 	guestPkg := fs.String("guest", "", "a package of guest tests (build tag netlguest) in the current directory's Go module, instead of netl's suite")
 	junit := fs.String("junit", "", "also write the results as JUnit XML here (a test suite per series)")
+	timeout := fs.Duration("timeout", 0, "the guest tests' own timeout (default: 4m, 16m on the debug flavour)")
 	if err := fs.Parse(args); err != nil {
 		return 2, usageError(err.Error())
 	}
-	if *module != "netl" && *guestPkg == "" {
+	switch {
+	case *guestPkg == "" && *module != "" && *module != "netl":
 		return 2, usageError("test: netl's suite tests netl.ko; name the guest tests of module " + *module + " with -guest PKG")
+	case *guestPkg == "":
+		*module = "netl"
+	case *module == "":
+		*module = "none"
 	}
 	if *coverFlag {
 		*debug = true
@@ -67,20 +73,8 @@ func testCmd(args []string) (int, error) {
 	if err := os.MkdirAll(*logDir, 0o755); err != nil {
 		return 1, err
 	}
-	// Kernels, modules and the initramfs first, one series at a time: a
-	// build uses every core, and two at once only thrash. Then the
-	// suites, side by side.
-	sessions := make(map[string]*harness.Session)
-	results := make(map[string]*seriesResult)
-	for _, s := range list {
-		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Cover: *coverFlag, Module: *module, Progress: os.Stderr})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "netlvm: %s: %v\n", s, err)
-			results[s] = &seriesResult{err: firstLine(err.Error()), tests: map[string]cell{}}
-			continue
-		}
-		sessions[s] = sess
-	}
+	// The guest tests first: a compile error is the answer before minutes
+	// of kernel builds.
 	tmp, err := os.MkdirTemp("", "netl-test-")
 	if err != nil {
 		return 1, err
@@ -99,6 +93,21 @@ func testCmd(args []string) (int, error) {
 	}
 	suite.Run = *run
 	suite.Full = os.Getenv("CI") != ""
+	suite.Timeout = *timeout
+	// Kernels, modules and the initramfs, one series at a time: a build
+	// uses every core, and two at once only thrash. Then the suites, side
+	// by side.
+	sessions := make(map[string]*harness.Session)
+	results := make(map[string]*seriesResult)
+	for _, s := range list {
+		sess, err := harness.Prepare(harness.Options{Series: s, Debug: *debug, Cover: *coverFlag, Module: *module, Progress: os.Stderr})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "netlvm: %s: %v\n", s, err)
+			results[s] = &seriesResult{err: firstLine(err.Error()), tests: map[string]cell{}}
+			continue
+		}
+		sessions[s] = sess
+	}
 
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(1, *jobs))
@@ -214,7 +223,7 @@ func runSeries(sess *harness.Session, suite harness.Suite, netlSuite bool, prefi
 	}
 	var walk []string
 	for _, t := range res.Tests {
-		if !res.Debug {
+		if !res.Debug || !netlSuite {
 			break // the plain flavour's walk only says it did not run
 		}
 		for _, l := range strings.Split(t.Output, "\n") {

@@ -261,6 +261,36 @@ func buildCommand(series string, debug bool) string {
 	return "go tool netlvm kernel build " + map[bool]string{true: "-debug "}[debug] + series
 }
 
+// SeriesList reads a list of kernels as users write it: one pinned series,
+// a comma-separated list (spaces allowed), or all. With debug, all leaves
+// out Debian's prebuilt series, which have no debug flavour, and returns
+// them as left; a prebuilt series named on its own stays, for Prepare to
+// refuse with its reason. Every name must be pinned.
+func SeriesList(v string, debug bool) (list, left []string, err error) {
+	pins, err := kernel.Pins()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s != "all" {
+			if _, err := kernel.LookupPin(s); err != nil {
+				return nil, nil, err
+			}
+			list = append(list, s)
+			continue
+		}
+		for _, p := range kernel.Series(pins) {
+			if debug && kernel.IsPrebuilt(p) {
+				left = append(left, p)
+			} else {
+				list = append(list, p)
+			}
+		}
+	}
+	return list, left, nil
+}
+
 // DefaultKernel is the series Prepare boots when none is named:
 // kernel.DefaultSeries once it is built (or for the debug flavour, which
 // only netl builds), else kernel.DefaultPrebuilt.
@@ -313,12 +343,12 @@ const ModulePath = "github.com/netl-dev/netl"
 // RepoRoot finds netl's module, whose packages the initramfs is built from
 // (the guest init, netlctl) and whose kmod/ holds netl.ko and the seed. It
 // looks, in order:
+//   - for a binary built from a released netl (go run
+//     github.com/netl-dev/netl/cmd/netlvm@VERSION), at that version's copy in
+//     the module cache (go mod download);
 //   - from the working directory upwards, for netl's own checkout;
 //   - in the working directory's Go module, which requires netl (go list -m:
-//     the directory a replace names, or the module cache's copy);
-//   - for a binary built from netl's module without a checkout (go run
-//     github.com/netl-dev/netl/cmd/netlvm@VERSION), at that version's copy in
-//     the module cache (go mod download).
+//     the directory a replace names, or the module cache's copy).
 //
 // The module cache's copy is read-only; nothing is written into it.
 func RepoRoot() (string, error) { return repoRoot() }
@@ -333,6 +363,16 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 })
 
 func findRepoRoot(dir string) (string, error) {
+	// A binary built from a released netl (go run .../cmd/netlvm@VERSION)
+	// uses that version's guest side, whatever the directory requires:
+	// host and guest must agree on contract's files.
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Replace == nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		d, err := goModuleDir(dir, "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
+		if err != nil {
+			return "", fmt.Errorf("netl %s's module source: %w", bi.Main.Version, err)
+		}
+		return d, nil
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		if isNetlRoot(d) {
 			return d, nil
@@ -341,14 +381,9 @@ func findRepoRoot(dir string) (string, error) {
 			break
 		}
 	}
+	// A test or tool of another module: the netl its go.mod requires, the
+	// one go built it from.
 	if d, err := goModuleDir(dir, "list", "-m", "-json", ModulePath); err == nil {
-		return d, nil
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		d, err := goModuleDir(dir, "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
-		if err != nil {
-			return "", fmt.Errorf("netl %s's module source: %w", bi.Main.Version, err)
-		}
 		return d, nil
 	}
 	return "", fmt.Errorf("cannot find netl's module from %s: not inside its checkout, and no go.mod here requires %s "+

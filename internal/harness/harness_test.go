@@ -182,3 +182,39 @@ func TestDefaultKernelAndBuildDeadline(t *testing.T) {
 	_, err = planKernel(Options{Series: "6.1", BuildDeadline: time.Now().Add(time.Hour), Progress: io.Discard})
 	require.NoError(t, err)
 }
+
+func TestGuestTimeouts(t *testing.T) {
+	suite, vm, err := GuestTimeouts(0, false)
+	require.NoError(t, err)
+	assert.Equal(t, SuiteTimeout, suite, "no deadline: the flavour's")
+	assert.Zero(t, vm)
+
+	// go test's default 10 minutes: the guest's own bound first, the VM's
+	// before go test's panic.
+	suite, vm, err = GuestTimeouts(10*time.Minute, false)
+	require.NoError(t, err)
+	assert.Equal(t, SuiteTimeout, suite)
+	assert.Less(t, suite, vm)
+	assert.Less(t, vm, 10*time.Minute)
+
+	suite, vm, err = GuestTimeouts(2*time.Minute, true)
+	require.NoError(t, err)
+	assert.Less(t, suite, vm)
+	assert.LessOrEqual(t, vm, 2*time.Minute-15*time.Second)
+
+	_, _, err = GuestTimeouts(30*time.Second, true)
+	assert.ErrorContains(t, err, "too little")
+}
+
+func TestSeriesList(t *testing.T) {
+	list, left, err := SeriesList("6.12, debian-6.12", false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"6.12", "debian-6.12"}, list, "spaces after commas")
+	assert.Empty(t, left)
+	list, left, err = SeriesList("all", true)
+	require.NoError(t, err)
+	assert.NotContains(t, list, kernel.DefaultPrebuilt, "no debug flavour")
+	assert.Contains(t, left, kernel.DefaultPrebuilt)
+	_, _, err = SeriesList("6.12,2.6", false)
+	assert.Error(t, err)
+}

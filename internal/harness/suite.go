@@ -164,6 +164,9 @@ func GuestTests(root, dir string) (Suite, func() error, error) {
 		if err := gobuild.Static(root, args...); err != nil {
 			return fmt.Errorf("building the guest tests: %w", err)
 		}
+		if err := readInputs(root, pkgs...); err != nil {
+			return err
+		}
 		for _, bin := range append([]string{s.Binary}, s.Extra...) {
 			if _, err := os.Stat(bin); err != nil {
 				return fmt.Errorf("building the guest tests: go test -c wrote no %s", filepath.Base(bin))
@@ -299,6 +302,67 @@ func (s *Session) RunTests(ctx context.Context, suite Suite, r Run) (*Result, er
 	return s.Run(ctx, r)
 }
 
+// readInputs opens every file of pkgs and of the packages of the main
+// module they depend on (tests and the guest tag included), in this
+// process. go test caches a host test's result by the files the test
+// process opened; the guest tests are compiled by a child go command, so
+// without this an edit to a guest test would leave the cached pass of the
+// host test that runs it.
+func readInputs(dir string, pkgs ...string) error {
+	args := append([]string{"list", "-deps", "-test", "-tags", GuestTag, "-f", "{{with .Module}}{{if .Main}}{{$.Dir}}{{end}}{{end}}"}, pkgs...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("listing the guest tests' packages: go %s: %w", strings.Join(args, " "), err)
+	}
+	seen := map[string]bool{}
+	for _, d := range strings.Fields(string(out)) {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		for _, sub := range []string{d, filepath.Join(d, "testdata")} {
+			entries, _ := os.ReadDir(sub)
+			for _, e := range entries {
+				if e.Type().IsRegular() {
+					if f, err := os.Open(filepath.Join(sub, e.Name())); err == nil {
+						f.Close()
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// GuestTimeouts splits what go test's deadline leaves (left; 0: there is
+// none) between the guest's own -test.timeout (suite) and the bound on the
+// whole VM run (vm; 0: RunTests' default). The guest times out first, and
+// names the test that hung; the VM's bound comes before go test's panic, so
+// that a hang the guest cannot report (a deadlocked kernel) still ends in a
+// Result with the console's tail.
+func GuestTimeouts(left time.Duration, debug bool) (suite, vm time.Duration, err error) {
+	// Before the guest's clock starts: the boot (about 2 s plain, 30 s
+	// debug under TCG) and the module's load; after it stops: the kmemleak
+	// sweep (debug, 6 s and more) and the reset.
+	around, full := 45*time.Second, SuiteTimeout
+	if debug {
+		around, full = 90*time.Second, DebugSuiteTimeout
+	}
+	if left <= 0 {
+		return full, 0, nil
+	}
+	vm = left - 15*time.Second
+	suite = min(full, vm-around)
+	vm = min(vm, suite+around+time.Minute) // no longer than the guest's own bound needs
+	if suite < 10*time.Second {
+		return 0, 0, fmt.Errorf("go test -timeout leaves %s: too little to boot the guest and run a test (at least %s; a first run that builds a kernel needs -timeout 30m)",
+			left.Round(time.Second), around+25*time.Second)
+	}
+	return suite, vm, nil
+}
+
 // GuestTag is the build tag of guest test files: go test on the host
 // leaves them out, and the harness builds the guest's test binary with it.
 const GuestTag = "netlguest"
@@ -311,6 +375,9 @@ func GoTests(dir, pkg, out string) (Suite, func() error) {
 	return s, sync.OnceValue(func() error {
 		if err := gobuild.Static(dir, "test", "-c", "-tags", GuestTag, "-o", s.Binary, pkg); err != nil {
 			return fmt.Errorf("building the guest tests %s: %w", pkg, err)
+		}
+		if err := readInputs(dir, pkg); err != nil {
+			return err
 		}
 		if _, err := os.Stat(s.Binary); err != nil {
 			return fmt.Errorf("building the guest tests: %s has no test files (with the %s build tag)", pkg, GuestTag)

@@ -4,7 +4,7 @@
 //
 //	//go:build netlguest
 //
-//	package guest_test
+//	package guest
 //
 //	func TestRead(t *testing.T) {
 //		guest.Begin(t)

@@ -41,10 +41,10 @@ func (v Version) Less(w Version) bool {
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
-// SkipOnOldKernel skips t on kernels older than minimum, saying why. It is
-// the one place kernel-version gates live. A gate above the newest pinned
-// series is a mistake (no kernel this project runs would ever run the
-// test), so it fails instead of skipping.
+// SkipOnOldKernel skips t on kernels older than minimum, saying why: the
+// one kind of skip a run with $CI set accepts. A gate above netl's newest
+// pinned series is a mistake (no pinned kernel would ever run the test),
+// so it fails instead of skipping.
 func SkipOnOldKernel(t testing.TB, minimum, why string) {
 	t.Helper()
 	want, err := ParseVersion(minimum)
