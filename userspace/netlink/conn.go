@@ -47,6 +47,12 @@ type Conn struct {
 
 	seq atomic.Uint32
 
+	// rmu makes each receive one datagram's whole read (the peek at its
+	// size and the read), so that concurrent readers never take each
+	// other's datagram half-way; rbuf is its buffer, at least minRead.
+	rmu  sync.Mutex
+	rbuf []byte
+
 	// pending holds what Request read that was not its answer, for the
 	// next Receive, datagram by datagram; lost counts the datagrams
 	// dropped from it when it was full, reported once by Receive.
@@ -170,6 +176,13 @@ func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
 	return msgs, from, nil
 }
 
+// minRead is the least buffer a receive offers the kernel, as libmnl's
+// MNL_SOCKET_BUFFER_SIZE does: netlink sizes the datagrams of a dump by the
+// largest buffer its reader has offered (netlink_recvmsg's
+// max_recvmsg_len, capped at 32 KiB), so a reader that offers only what
+// it peeked gets its dumps in more, smaller datagrams.
+const minRead = 32 << 10
+
 // receive reads one datagram and parses it, leaving error messages in it.
 func (c *Conn) receive() ([]Message, uint32, error) {
 	fd, err := c.acquire("receive")
@@ -177,7 +190,12 @@ func (c *Conn) receive() ([]Message, uint32, error) {
 		return nil, 0, err
 	}
 	defer c.release()
-	b, from, err := recvFrom(fd)
+	c.rmu.Lock()
+	if len(c.rbuf) < minRead {
+		c.rbuf = make([]byte, minRead)
+	}
+	b, from, err := recvFrom(fd, &c.rbuf)
+	c.rmu.Unlock()
 	if err != nil {
 		return nil, from, err
 	}

@@ -71,25 +71,28 @@ func sendTo(fd int, b []byte, pid, groups uint32) error {
 	}
 }
 
-// recvFrom reads one datagram whole: it peeks at its length first
-// (MSG_PEEK|MSG_TRUNC), so that no message is cut however long.
-func recvFrom(fd int) ([]byte, uint32, error) {
-	n, _, err := recvmsg(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+// recvFrom reads one datagram whole into *buf, which it grows when the
+// datagram is longer (the peek, MSG_PEEK|MSG_TRUNC, returns its whole
+// length), and returns a copy. The caller holds the Conn's read lock: the
+// peek and the read are of the same datagram.
+func recvFrom(fd int, buf *[]byte) ([]byte, uint32, error) {
+	n, _, err := recvmsg(fd, *buf, unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err != nil {
 		return nil, 0, err
 	}
-	b := make([]byte, n)
-	// MSG_TRUNC makes recvmsg return the datagram's whole length, so a
-	// datagram longer than the one peeked at (another goroutine read that
-	// one) is reported, not silently cut.
-	m, from, err := recvmsg(fd, b, unix.MSG_TRUNC)
+	if n > len(*buf) {
+		*buf = make([]byte, n)
+	}
+	// MSG_TRUNC again: a datagram longer than the buffer (another process
+	// sharing the descriptor read the one peeked at) is reported, not cut.
+	m, from, err := recvmsg(fd, *buf, unix.MSG_TRUNC)
 	if err != nil {
 		return nil, from, err
 	}
-	if m > len(b) {
-		return nil, from, &OpError{Op: "receive", Err: fmt.Errorf("datagram of %d bytes truncated to %d", m, len(b))}
+	if m > len(*buf) {
+		return nil, from, &OpError{Op: "receive", Err: fmt.Errorf("datagram of %d bytes truncated to %d", m, len(*buf))}
 	}
-	return b[:m], from, nil
+	return append([]byte(nil), (*buf)[:m]...), from, nil
 }
 
 func recvmsg(fd int, b []byte, flags int) (int, uint32, error) {

@@ -369,3 +369,80 @@ func TestPendingIsBoundedAndClosed(t *testing.T) {
 	_, err = c.Receive()
 	assert.ErrorIs(t, err, net.ErrClosed, "a closed Conn hands out nothing kept")
 }
+
+// Receive is safe for concurrent use: four readers share one socket, and
+// datagrams of two sizes, small and large, arrive; none may be lost or cut
+// (before: the size peek and the read were two calls another reader could
+// come between, and a large datagram was read into a small buffer).
+func TestConcurrentReceive(t *testing.T) {
+	a := dialRoute(t, nil)
+	b := dialRoute(t, nil)
+	bPort, err := b.PID()
+	require.NoError(t, err)
+	const total, readers, window = 4000, 4, 64
+	small, large := make([]byte, 16), make([]byte, 3000)
+	var got sync.WaitGroup
+	var mu sync.Mutex
+	received, bad := 0, []error{}
+	done := make(chan struct{})
+	for r := 0; r < readers; r++ {
+		got.Add(1)
+		go func() {
+			defer got.Done()
+			for {
+				msgs, err := b.Receive()
+				mu.Lock()
+				switch {
+				case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+				case err != nil:
+					bad = append(bad, err)
+				case len(msgs) != 1 || (len(msgs[0].Data) != len(small) && len(msgs[0].Data) != len(large)):
+					bad = append(bad, errors.New("a datagram that was not sent"))
+				default:
+					received++
+				}
+				mu.Unlock()
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	require.NoError(t, b.SetReceiveTimeout(100*time.Millisecond))
+	for i := 0; i < total; i++ {
+		data := small
+		if i%2 == 1 {
+			data = large
+		}
+		// At most window datagrams in flight: the test is about readers
+		// racing each other, not about a full receive queue.
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return i-received-len(bad) < window
+		}, 10*time.Second, time.Millisecond)
+		require.NoError(t, a.SendTo(Message{Header: Header{Type: 0x42}, Data: data}, bPort, 0))
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return received+len(bad) >= total
+	}, 10*time.Second, 10*time.Millisecond)
+	close(done)
+	got.Wait()
+	assert.Empty(t, bad)
+	assert.Equal(t, total, received)
+}
+
+// A timeout is a timeout to os.IsTimeout too (net.Error's Timeout()).
+func TestTimeoutIsOSTimeout(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetReceiveTimeout(20*time.Millisecond))
+	_, err := c.Receive()
+	require.Error(t, err)
+	assert.True(t, os.IsTimeout(err), "os.IsTimeout(%v)", err)
+	var ne net.Error
+	assert.True(t, errors.As(err, &ne) && ne.Timeout(), "a net.Error with Timeout()")
+}

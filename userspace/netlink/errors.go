@@ -33,6 +33,18 @@ func (e *OpError) Error() string {
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
 
+// Timeout reports whether the operation timed out (a receive timeout), as
+// net.Error's Timeout does; os.IsTimeout reads it.
+func (e *OpError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// Temporary is net.Error's other method: a timeout is worth retrying.
+//
+// Deprecated: as net.Error's, it is only here to make OpError a net.Error.
+func (e *OpError) Temporary() bool { return e.Timeout() }
+
 // timeoutError is a receive that timed out (SO_RCVTIMEO expired): it wraps
 // the system call's EAGAIN and also matches os.ErrDeadlineExceeded.
 type timeoutError struct{ err error }
