@@ -25,7 +25,10 @@ type Config struct {
 }
 
 // A Conn is a netlink socket. Its methods make blocking system calls on the
-// socket, as the seed's C programs do, and are safe for concurrent use.
+// socket, as the seed's C programs do, and are safe for concurrent use:
+// concurrent Receives each get whole datagrams, one each. The one rule:
+// two Requests must not overlap, because each keeps the other's answer for
+// Receive as "another sequence number" (use a Conn per concurrent Request).
 //
 // Close may be called from any goroutine, but it does not interrupt a
 // Receive already blocked in recvmsg: that call returns when a message
@@ -52,6 +55,10 @@ type Conn struct {
 	// other's datagram half-way; rbuf is its buffer, at least minRead.
 	rmu  sync.Mutex
 	rbuf []byte
+
+	// rto is the receive timeout (SetReceiveTimeout), which also bounds a
+	// whole Request.
+	rto atomic.Int64
 
 	// pending holds what Request read that was not its answer, for the
 	// next Receive, datagram by datagram; lost counts the datagrams
@@ -208,11 +215,16 @@ func (c *Conn) receive() ([]Message, uint32, error) {
 
 // Request sends m to the kernel and returns its answer. If
 // m.Header.Sequence is 0, Request assigns the Conn's next sequence number.
-// It then reads until the end of the answer. Messages with another
-// sequence number (a notification, a multicast message, another request's
-// late reply), and whatever follows the end of the answer in its datagram,
-// are kept for the next Receive, never dropped. The answer ends at
-//   - an NLMSG_ERROR message: with a nonzero code, Request returns an error
+// It then reads until the end of the answer, from the kernel only: a
+// datagram from another port (a peer's, even one that forged the right
+// sequence number) is not the answer. Datagrams from other ports, messages
+// with another sequence number (a notification, a multicast message,
+// another request's late reply), and whatever follows the end of the
+// answer in its datagram, are kept for the next Receive, never dropped.
+// The receive timeout (SetReceiveTimeout) bounds the whole Request, however
+// many other datagrams arrive meanwhile. The answer ends at
+//   - an NLMSG_ERROR message: with a nonzero code, Request returns the
+//     answer's messages read before it (a dump's parts) and an error
 //     wrapping the unix.Errno; with code 0 (an acknowledgement), the
 //     acknowledgement is the last message returned;
 //   - an NLMSG_DONE message, returned last (for a multipart answer, whose
@@ -221,7 +233,8 @@ func (c *Conn) receive() ([]Message, uint32, error) {
 //     (Acknowledge flag), in which case Request reads on to the
 //     acknowledgement.
 //
-// Requests are not multiplexed: do not run two on one Conn at once.
+// Requests are not multiplexed: two at once on one Conn would each keep the
+// other's answer for Receive (see Conn).
 func (c *Conn) Request(m Message) ([]Message, error) {
 	if m.Header.Sequence == 0 {
 		m.Header.Sequence = c.nextSequence()
@@ -229,11 +242,24 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 	if err := c.Send(m); err != nil {
 		return nil, err
 	}
+	var deadline time.Time
+	if d := time.Duration(c.rto.Load()); d > 0 {
+		deadline = time.Now().Add(d)
+	}
 	var replies []Message
 	for {
+		if !deadline.IsZero() {
+			if err := c.waitReadable(deadline); err != nil {
+				return replies, err
+			}
+		}
 		msgs, from, err := c.receive()
 		if err != nil {
-			return nil, err
+			return replies, err
+		}
+		if from != 0 {
+			c.keep(msgs, from) // a peer's datagram: never the kernel's answer
+			continue
 		}
 		var others []Message
 		for i, r := range msgs {
@@ -243,7 +269,7 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 			}
 			if err := checkMessage(r); err != nil {
 				c.keep(append(others, msgs[i+1:]...), from)
-				return nil, err
+				return replies, err
 			}
 			replies = append(replies, r)
 			if r.Header.Type == Error || r.Header.Type == Done ||
@@ -304,7 +330,22 @@ func (c *Conn) SetReceiveTimeout(d time.Duration) error {
 		return err
 	}
 	defer c.release()
-	return setReceiveTimeout(fd, d)
+	if err := setReceiveTimeout(fd, d); err != nil {
+		return err
+	}
+	c.rto.Store(int64(d))
+	return nil
+}
+
+// waitReadable waits until a datagram can be read or deadline passes (a
+// timeout error).
+func (c *Conn) waitReadable(deadline time.Time) error {
+	fd, err := c.acquire("receive")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	return pollIn(fd, deadline)
 }
 
 // SetReceiveBuffer sets SO_RCVBUF, the socket's receive buffer size.

@@ -118,6 +118,26 @@ func recvmsg(fd int, b []byte, flags int) (int, uint32, error) {
 	}
 }
 
+// pollIn waits until fd has a datagram to read, or deadline passes.
+func pollIn(fd int, deadline time.Time) error {
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("poll", unix.EAGAIN)}}
+		}
+		ms := int((left + time.Millisecond - 1) / time.Millisecond)
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return &OpError{Op: "receive", Err: os.NewSyscallError("poll", err)}
+		case n > 0:
+			return nil
+		}
+	}
+}
+
 func setReceiveTimeout(fd int, d time.Duration) error {
 	if d < 0 {
 		return &OpError{Op: "set-option", Err: errors.New("negative receive timeout")}

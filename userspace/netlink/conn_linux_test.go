@@ -446,3 +446,58 @@ func TestTimeoutIsOSTimeout(t *testing.T) {
 	var ne net.Error
 	assert.True(t, errors.As(err, &ne) && ne.Timeout(), "a net.Error with Timeout()")
 }
+
+// A request to the kernel takes its answer from the kernel only: a peer's
+// forged acknowledgement with the right sequence number, queued before the
+// kernel's real answer, is kept for Receive, not taken as the ack (before:
+// Request returned success, and the real error came with the next
+// Receive).
+func TestRequestIgnoresForgedAck(t *testing.T) {
+	c := dialRoute(t, nil)
+	peer := dialRoute(t, nil)
+	cPort, err := c.PID()
+	require.NoError(t, err)
+	peerPort, err := peer.PID()
+	require.NoError(t, err)
+	const seq = 4242
+	forged := Message{Header: Header{Type: Error, Sequence: seq, PID: cPort}, Data: make([]byte, 4+16)}
+	require.NoError(t, peer.SendTo(forged, cPort, 0))
+	// Interface 0x7fffffff does not exist: the kernel answers ENODEV.
+	_, err = c.Request(Message{Header: Header{Type: rtmGetLink, Flags: Request | Acknowledge, Sequence: seq}, Data: getLink(0, 0x7fffffff).Data})
+	require.ErrorIs(t, err, unix.ENODEV, "the kernel's answer, not the peer's forged ack")
+	msgs, from, err := c.ReceiveFrom()
+	require.NoError(t, err, "the forged datagram is kept for Receive")
+	assert.Equal(t, peerPort, from)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, Error, msgs[0].Header.Type)
+}
+
+// The receive timeout bounds a whole Request: a stream of unrelated
+// datagrams, each within the timeout of the last, does not keep it
+// waiting (before: every datagram restarted SO_RCVTIMEO).
+func TestRequestTimeoutDespiteOtherTraffic(t *testing.T) {
+	c := dialRoute(t, nil)
+	peer := dialRoute(t, nil)
+	cPort, err := c.PID()
+	require.NoError(t, err)
+	require.NoError(t, c.SetReceiveTimeout(200*time.Millisecond))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := uint32(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			_ = peer.SendTo(Message{Header: Header{Type: 0x42, Sequence: 1000 + i}}, cPort, 0)
+		}
+	}()
+	// Without NLM_F_REQUEST the kernel answers nothing.
+	start := time.Now()
+	_, err = c.Request(Message{Header: Header{Type: rtmGetLink}, Data: make([]byte, ifinfomsgSz)})
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
+	assert.Less(t, elapsed, 2*time.Second, "bounded by the 200 ms timeout, not restarted by each datagram")
+}

@@ -40,6 +40,10 @@ func recvFrom(int, *[]byte) ([]byte, uint32, error) {
 	return nil, 0, &OpError{Op: "receive", Err: errNotImplemented}
 }
 
+func pollIn(int, time.Time) error {
+	return &OpError{Op: "receive", Err: errNotImplemented}
+}
+
 func setReceiveTimeout(int, time.Duration) error {
 	return &OpError{Op: "set-option", Err: errNotImplemented}
 }
