@@ -28,6 +28,10 @@ func dial(protocol int, cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, &OpError{Op: "dial", Err: os.NewSyscallError("socket", err)}
 	}
+	// Extended acknowledgements (since 4.12): an error comes with the
+	// kernel's words for it (OpError.ExtAck). A kernel without them says
+	// ENOPROTOOPT, and errors come with their code alone, as before.
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
 	if !cfg.NoBind {
 		if err := bind(fd, cfg.PID, cfg.Groups); err != nil {
 			_ = unix.Close(fd)

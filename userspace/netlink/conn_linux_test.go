@@ -501,3 +501,20 @@ func TestRequestTimeoutDespiteOtherTraffic(t *testing.T) {
 	assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
 	assert.Less(t, elapsed, 2*time.Second, "bounded by the 200 ms timeout, not restarted by each datagram")
 }
+
+// An error comes with the kernel's words for it (NETLINK_EXT_ACK): with
+// strict checking, rtnetlink refuses a get-link request whose header has
+// stray values, and says so (rtnl_valid_getlink_req).
+func TestExtendedAck(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetOption(unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1))
+	req := getLink(Acknowledge, 1)
+	req.Data[1] = 1 // __ifi_pad
+	_, err := c.Request(req)
+	require.ErrorIs(t, err, unix.EINVAL)
+	var oe *OpError
+	require.ErrorAs(t, err, &oe)
+	require.NotNil(t, oe.ExtAck, "no extended ack with %v", err)
+	assert.Contains(t, oe.ExtAck.Message, "Invalid values in header")
+	assert.Contains(t, err.Error(), oe.ExtAck.Message, "the message is in the error's text")
+}

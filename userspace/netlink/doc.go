@@ -28,7 +28,12 @@
 //
 // Errors are *OpError values. A failed system call wraps an *os.SyscallError
 // and an error code the kernel sends in an NLMSG_ERROR message is a bare
-// unix.Errno, so errors.Is(err, unix.EADDRINUSE) works either way.
+// unix.Errno, so errors.Is(err, unix.EADDRINUSE) works either way. Dial
+// turns on extended acknowledgements (NETLINK_EXT_ACK): the kernel's words
+// for an error ("netl: echo count above 100") are OpError.ExtAck, and part
+// of the error's text. A receive that timed out matches
+// os.ErrDeadlineExceeded, and os.IsTimeout; the receive timeout bounds a
+// whole Request.
 //
 // The package builds on every system; outside Linux, Dial returns an error
 // saying netlink is not implemented there.

@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,6 +21,20 @@ var ErrOverrun = errors.New("netlink: receive buffer overrun, messages were drop
 type OpError struct {
 	Op  string
 	Err error
+	// ExtAck is what the kernel said of the error besides its code
+	// (NETLINK_EXT_ACK, which Dial turns on): nil when it said nothing.
+	ExtAck *ExtAck
+}
+
+// ExtAck is an extended acknowledgement: the kernel's words for an error
+// (NL_SET_ERR_MSG in the kernel, "netl: echo count above 100") and where in
+// the request it found the fault.
+type ExtAck struct {
+	Message string
+	// Offset is the byte offset in the request (its header included) of
+	// the fault, when HasOffset (NLMSGERR_ATTR_OFFS).
+	Offset    uint32
+	HasOffset bool
 }
 
 // Error implements error.
@@ -27,7 +42,11 @@ func (e *OpError) Error() string {
 	if e == nil {
 		return "<nil>"
 	}
-	return "netlink " + e.Op + ": " + e.Err.Error()
+	s := "netlink " + e.Op + ": " + e.Err.Error()
+	if e.ExtAck != nil && e.ExtAck.Message != "" {
+		s += ": " + e.ExtAck.Message
+	}
+	return s
 }
 
 // Unwrap returns the cause.
@@ -100,5 +119,57 @@ func checkMessage(m Message) error {
 		// rather than invent a meaning for it.
 		return &OpError{Op: "receive", Err: errno(int64(code))}
 	}
-	return &OpError{Op: "receive", Err: errno(-int64(code))}
+	return &OpError{Op: "receive", Err: errno(-int64(code)), ExtAck: parseExtAck(m)}
+}
+
+// Flags of an NLMSG_ERROR message (linux/netlink.h) and the attributes
+// after it (enum nlmsgerr_attrs).
+const (
+	flagCapped       HeaderFlags = 0x100 // NLM_F_CAPPED: the request's payload is left out
+	flagAckTLVs      HeaderFlags = 0x200 // NLM_F_ACK_TLVS: attributes follow
+	nlmsgerrAttrMsg              = 1     // NLMSGERR_ATTR_MSG
+	nlmsgerrAttrOffs             = 2     // NLMSGERR_ATTR_OFFS
+)
+
+// parseExtAck reads the attributes of an NLMSG_ERROR message: after the
+// error code and the request's header, and after the request's payload
+// unless the kernel capped it (NLM_F_CAPPED). Nil when there are none or
+// they do not parse.
+func parseExtAck(m Message) *ExtAck {
+	if m.Header.Flags&flagAckTLVs == 0 || len(m.Data) < 4+HeaderLen {
+		return nil
+	}
+	off := 4 + HeaderLen
+	if m.Header.Flags&flagCapped == 0 {
+		reqLen := int(binary.NativeEndian.Uint32(m.Data[4:8]))
+		if reqLen < HeaderLen {
+			return nil
+		}
+		off = 4 + Align(reqLen)
+	}
+	var ack ExtAck
+	for off+4 <= len(m.Data) {
+		l := int(binary.NativeEndian.Uint16(m.Data[off : off+2]))
+		typ := binary.NativeEndian.Uint16(m.Data[off+2:off+4]) & 0x3fff // NLA_TYPE_MASK
+		if l < 4 || off+l > len(m.Data) {
+			break
+		}
+		v := m.Data[off+4 : off+l]
+		switch typ {
+		case nlmsgerrAttrMsg:
+			if i := bytes.IndexByte(v, 0); i >= 0 {
+				v = v[:i]
+			}
+			ack.Message = string(v)
+		case nlmsgerrAttrOffs:
+			if len(v) >= 4 {
+				ack.Offset, ack.HasOffset = binary.NativeEndian.Uint32(v), true
+			}
+		}
+		off += Align(l)
+	}
+	if ack.Message == "" && !ack.HasOffset {
+		return nil
+	}
+	return &ack
 }

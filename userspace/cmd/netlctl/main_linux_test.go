@@ -208,7 +208,8 @@ func TestTypedCommandsAgainstModule(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	assert.Regexp(t, `^rx_msgs [1-9]\d*\nrx_bytes \d+\nrx_malformed \d+\ntx_msgs \d+\ntx_drops \d+\nbroadcasts \d+\nnotifies [1-9]\d*\ndumps [1-9]\d*\n$`, stdout)
 
+	// The module's words for the error come with its code (NETLINK_EXT_ACK).
 	code, _, stderr = runCommand("echo", "-count", "101")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "netlctl: echo: netlink receive: "+unix.EINVAL.Error()+"\n", stderr)
+	assert.Equal(t, "netlctl: echo: netlink receive: "+unix.EINVAL.Error()+": netl: echo count above 100\n", stderr)
 }
