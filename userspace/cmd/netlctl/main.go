@@ -16,8 +16,11 @@
 // notify, dump and stats send the module's typed requests (netl_proto.h),
 // one each; send sends any message, listen prints what arrives.
 //
-// Errors go to standard error, prefixed "netlctl: ". The exit status is 2
-// for a usage error, 1 for any other error.
+// Errors go to standard error, prefixed "netlctl: "; help that was asked
+// for (-h) goes to standard output. The exit status is 0 for success, 2 for
+// a usage error, 3 when an answer did not come within -timeout, 4 when the
+// kernel answered with an error (an errno in NLMSG_ERROR), and 1 for any
+// other error.
 package main
 
 import (
@@ -27,6 +30,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 const usage = `usage: netlctl <command> [flags] [arguments]
@@ -87,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	newCommand, ok := commands[args[0]]
@@ -102,6 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err := cmd.fs.Parse(args[1:])
 	cmd.fs.SetOutput(stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		cmd.fs.SetOutput(stdout) // asked for: not an error
 		cmd.fs.Usage()
 		return 0
 	}
@@ -120,8 +125,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	default:
 		fmt.Fprintf(stderr, "netlctl: %v\n", err)
-		return 1
+		return exitCode(err)
 	}
+}
+
+// Exit statuses besides 0, 1 and 2 (usage), for scripts.
+const (
+	exitTimeout = 3 // no answer within -timeout
+	exitKernel  = 4 // the kernel answered with an error
+)
+
+// exitCode tells a timeout and the kernel's own error from other errors:
+// a kernel error is a bare errno (from NLMSG_ERROR), where a failed system
+// call is an *os.SyscallError.
+func exitCode(err error) int {
+	var errno syscall.Errno
+	var sys *os.SyscallError
+	switch {
+	case isTimeout(err):
+		return exitTimeout
+	case errors.As(err, &errno) && !errors.As(err, &sys):
+		return exitKernel
+	}
+	return 1
 }
 
 // newFlagSet returns the flag set of command name, whose usage text shows

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/netl-dev/netl/userspace/netlink"
@@ -16,6 +20,35 @@ func runCommand(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// Help that was asked for goes to standard output, with status 0.
+func TestHelpToStdout(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-h"}, "commands:"},
+		{[]string{"help"}, "commands:"},
+		{[]string{"seed", "-h"}, "usage: netlctl seed"},
+		{[]string{"echo", "-h"}, "usage: netlctl echo [-count N] [-interval MS|param]"},
+	} {
+		code, stdout, stderr := runCommand(tc.args...)
+		assert.Equal(t, 0, code, "%v", tc.args)
+		assert.Contains(t, stdout, tc.want, "%v: help on standard output", tc.args)
+		assert.Empty(t, stderr, "%v", tc.args)
+	}
+}
+
+// The exit status tells a timeout and the kernel's error from others.
+func TestExitCodes(t *testing.T) {
+	timeout := &netlink.OpError{Op: "receive", Err: os.ErrDeadlineExceeded}
+	kernel := &netlink.OpError{Op: "receive", Err: syscall.EINVAL}
+	sys := &netlink.OpError{Op: "send", Err: os.NewSyscallError("sendmsg", syscall.EPERM)}
+	assert.Equal(t, exitTimeout, exitCode(fmt.Errorf("no reply within 1s: %w", timeout)))
+	assert.Equal(t, exitKernel, exitCode(fmt.Errorf("echo: %w", kernel)))
+	assert.Equal(t, 1, exitCode(sys), "a failed system call is not the kernel's answer")
+	assert.Equal(t, 1, exitCode(errors.New("other")))
+}
+
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -24,9 +57,9 @@ func TestUsageErrors(t *testing.T) {
 		wantStderr string
 	}{
 		{name: "no command", args: nil, wantCode: 2, wantStderr: "usage: netlctl <command>"},
-		{name: "help", args: []string{"-h"}, wantCode: 0, wantStderr: "commands:"},
+
 		{name: "unknown command", args: []string{"frob"}, wantCode: 2, wantStderr: `netlctl: unknown command "frob"`},
-		{name: "command help", args: []string{"seed", "-h"}, wantCode: 0, wantStderr: "usage: netlctl seed"},
+
 		{name: "unknown flag", args: []string{"seed", "-frob"}, wantCode: 2, wantStderr: "netlctl: seed: flag provided but not defined: -frob"},
 		{name: "bad socket type", args: []string{"seed", "-type", "stream"}, wantCode: 2, wantStderr: `netlctl: seed: invalid value "stream" for flag -type`},
 		{name: "bad port", args: []string{"seed", "-port", "-1"}, wantCode: 2, wantStderr: "netlctl: seed: invalid value"},
@@ -39,7 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "send bad hex", args: []string{"send", "-type", "echo", "-hex", "zz"}, wantCode: 2, wantStderr: "netlctl: send: PAYLOAD is not hex"},
 		{name: "listen group 0", args: []string{"listen", "-group", "0"}, wantCode: 2, wantStderr: "want a group number, 1 or more"},
 		{name: "listen arguments", args: []string{"listen", "x"}, wantCode: 2, wantStderr: "netlctl: listen: unexpected arguments"},
-		{name: "echo help", args: []string{"echo", "-h"}, wantCode: 0, wantStderr: "usage: netlctl echo [-count N] [-interval MS|param]"},
+
 		{name: "echo bad interval", args: []string{"echo", "-interval", "soon"}, wantCode: 2, wantStderr: `invalid value "soon" for flag -interval: want milliseconds or param`},
 		{name: "echo bad count", args: []string{"echo", "-count", "-1"}, wantCode: 2, wantStderr: `invalid value "-1" for flag -count`},
 		{name: "echo two arguments", args: []string{"echo", "a", "b"}, wantCode: 2, wantStderr: "netlctl: echo: want at most one DATA argument, got 2"},
@@ -114,9 +147,9 @@ func TestFlagValues(t *testing.T) {
 func TestUsageListsCommands(t *testing.T) {
 	for name := range commands {
 		assert.Regexp(t, "(?m)^  "+name+" ", usage, "command %s in the usage text", name)
-		code, _, stderr := runCommand(name, "-h")
+		code, stdout, _ := runCommand(name, "-h")
 		assert.Equal(t, 0, code, "%s -h", name)
-		assert.Contains(t, stderr, "usage: netlctl "+name+" ", "%s -h", name)
+		assert.Contains(t, stdout, "usage: netlctl "+name+" ", "%s -h", name)
 	}
 }
 

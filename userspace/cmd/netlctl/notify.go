@@ -46,9 +46,16 @@ where after is the time since the request.`)
 		if !*wait {
 			return nil
 		}
+		// The notification is due -delay after the request: -timeout is
+		// how long to wait past that.
+		if *timeout > 0 {
+			if err := c.SetReceiveTimeout(time.Duration(delay)*time.Millisecond + *timeout); err != nil {
+				return err
+			}
+		}
 		msgs, err := c.Receive()
 		if isTimeout(err) {
-			return fmt.Errorf("no notification within %v: %w", *timeout, err)
+			return fmt.Errorf("no notification within %v of its delay: %w", *timeout, err)
 		}
 		if err != nil {
 			return fmt.Errorf("waiting for the notification: %w", err)

@@ -8,7 +8,7 @@ import (
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func sendCommand(stdout, _ io.Writer) *command {
+func sendCommand(stdout, stderr io.Writer) *command {
 	fs := newFlagSet("send", "-type T [-flags F] [-ack] [-port P] [-timeout D] [PAYLOAD]", `
 Send one message to the kernel and print each reply as
   type=... flags=... seq=... pid=... len=... data="..."
@@ -66,6 +66,12 @@ NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
 		}
 		if pidSet {
 			m.Header.PID = uint32(pid)
+		}
+		if m.Header.Flags&netlink.Request == 0 {
+			// Allowed (the hazard tests send such messages), but the
+			// kernel's netlink_rcv_skb() and most modules skip a message
+			// without it: no answer, and the wait ends in -timeout.
+			fmt.Fprintln(stderr, "netlctl: send: warning: no NLM_F_REQUEST in -flags: the kernel may not answer")
 		}
 		msgs, err := c.Request(m)
 		if isTimeout(err) {
