@@ -72,10 +72,12 @@ type Conn struct {
 // joins busy groups and only ever calls Request must not grow without end.
 const maxPending = 256
 
-// datagram is the parsed messages of one datagram and their sender.
+// datagram is the parsed messages of one datagram, their sender, and the
+// multicast group it came to (0: sent to this port).
 type datagram struct {
-	msgs []Message
-	from uint32
+	msgs  []Message
+	from  uint32
+	group uint32
 }
 
 // Dial opens a netlink socket for protocol (ProtocolTest for netl.ko) and,
@@ -161,26 +163,34 @@ func (c *Conn) Receive() ([]Message, error) {
 // kernel). Messages a Request read that were not its answer come first, in
 // the order they arrived.
 func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
+	msgs, from, _, err := c.ReceiveGroup()
+	return msgs, from, err
+}
+
+// ReceiveGroup is ReceiveFrom that also returns the multicast group the
+// datagram was sent to (netlink's NETLINK_PKTINFO), 0 for a datagram sent
+// to this socket's port.
+func (c *Conn) ReceiveGroup() ([]Message, uint32, uint32, error) {
 	if _, err := c.acquire("receive"); err != nil {
-		return nil, 0, err // closed: nothing kept is handed out any more
+		return nil, 0, 0, err // closed: nothing kept is handed out any more
 	}
 	c.release()
-	msgs, from, ok, lost := c.popPending()
+	d, ok, lost := c.popPending()
 	if lost > 0 {
-		return nil, 0, &OpError{Op: "receive", Err: fmt.Errorf("%w: %d datagrams kept for Receive were dropped", ErrOverrun, lost)}
+		return nil, 0, 0, &OpError{Op: "receive", Err: fmt.Errorf("%w: %d datagrams kept for Receive were dropped", ErrOverrun, lost)}
 	}
 	if !ok {
 		var err error
-		if msgs, from, err = c.receive(); err != nil {
-			return nil, from, err
+		if d, err = c.receive(); err != nil {
+			return nil, d.from, 0, err
 		}
 	}
-	for i, m := range msgs {
+	for i, m := range d.msgs {
 		if err := checkMessage(m); err != nil {
-			return msgs[:i], from, err
+			return d.msgs[:i], d.from, d.group, err
 		}
 	}
-	return msgs, from, nil
+	return d.msgs, d.from, d.group, nil
 }
 
 // minRead is the least buffer a receive offers the kernel, as libmnl's
@@ -191,26 +201,26 @@ func (c *Conn) ReceiveFrom() ([]Message, uint32, error) {
 const minRead = 32 << 10
 
 // receive reads one datagram and parses it, leaving error messages in it.
-func (c *Conn) receive() ([]Message, uint32, error) {
+func (c *Conn) receive() (datagram, error) {
 	fd, err := c.acquire("receive")
 	if err != nil {
-		return nil, 0, err
+		return datagram{}, err
 	}
 	defer c.release()
 	c.rmu.Lock()
 	if len(c.rbuf) < minRead {
 		c.rbuf = make([]byte, minRead)
 	}
-	b, from, err := recvFrom(fd, &c.rbuf)
+	b, from, group, err := recvFrom(fd, &c.rbuf)
 	c.rmu.Unlock()
 	if err != nil {
-		return nil, from, err
+		return datagram{from: from}, err
 	}
 	msgs, err := ParseMessages(b)
 	if err != nil {
-		return nil, from, &OpError{Op: "receive", Err: err}
+		return datagram{from: from}, &OpError{Op: "receive", Err: err}
 	}
-	return msgs, from, nil
+	return datagram{msgs, from, group}, nil
 }
 
 // Request sends m to the kernel and returns its answer. If
@@ -253,12 +263,13 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 				return replies, err
 			}
 		}
-		msgs, from, err := c.receive()
+		d, err := c.receive()
 		if err != nil {
 			return replies, err
 		}
-		if from != 0 {
-			c.keep(msgs, from) // a peer's datagram: never the kernel's answer
+		msgs, from := d.msgs, d.from
+		if from != 0 || d.group != 0 {
+			c.keep(d) // a peer's datagram, or a broadcast: never the kernel's answer
 			continue
 		}
 		var others []Message
@@ -268,23 +279,23 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 				continue
 			}
 			if err := checkMessage(r); err != nil {
-				c.keep(append(others, msgs[i+1:]...), from)
+				c.keep(datagram{append(others, msgs[i+1:]...), from, 0})
 				return replies, err
 			}
 			replies = append(replies, r)
 			if r.Header.Type == Error || r.Header.Type == Done ||
 				(r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0) {
-				c.keep(append(others, msgs[i+1:]...), from)
+				c.keep(datagram{append(others, msgs[i+1:]...), from, 0})
 				return replies, nil
 			}
 		}
-		c.keep(others, from)
+		c.keep(datagram{others, from, 0})
 	}
 }
 
-// keep queues messages for the next Receive.
-func (c *Conn) keep(msgs []Message, from uint32) {
-	if len(msgs) == 0 {
+// keep queues a datagram's messages for the next Receive.
+func (c *Conn) keep(d datagram) {
+	if len(d.msgs) == 0 {
 		return
 	}
 	c.pendingMu.Lock()
@@ -293,24 +304,24 @@ func (c *Conn) keep(msgs []Message, from uint32) {
 		c.pending = c.pending[1:]
 		c.lost++
 	}
-	c.pending = append(c.pending, datagram{msgs, from})
+	c.pending = append(c.pending, d)
 }
 
 // popPending returns the oldest kept datagram, or the count of those lost
 // (once) when the queue overflowed.
-func (c *Conn) popPending() (msgs []Message, from uint32, ok bool, lost int) {
+func (c *Conn) popPending() (d datagram, ok bool, lost int) {
 	c.pendingMu.Lock()
 	defer c.pendingMu.Unlock()
 	if c.lost > 0 {
 		lost, c.lost = c.lost, 0
-		return nil, 0, false, lost
+		return datagram{}, false, lost
 	}
 	if len(c.pending) == 0 {
-		return nil, 0, false, 0
+		return datagram{}, false, 0
 	}
-	d := c.pending[0]
+	d = c.pending[0]
 	c.pending = c.pending[1:]
-	return d.msgs, d.from, true, 0
+	return d, true, 0
 }
 
 // nextSequence returns the next sequence number, never 0.

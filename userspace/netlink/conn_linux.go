@@ -3,6 +3,7 @@
 package netlink
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,9 @@ func dial(protocol int, cfg *Config) (*Conn, error) {
 	// kernel's words for it (OpError.ExtAck). A kernel without them says
 	// ENOPROTOOPT, and errors come with their code alone, as before.
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	// The multicast group each datagram came to (ReceiveGroup), in a
+	// control message (struct nl_pktinfo).
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_PKTINFO, 1)
 	if !cfg.NoBind {
 		if err := bind(fd, cfg.PID, cfg.Groups); err != nil {
 			_ = unix.Close(fd)
@@ -79,46 +83,56 @@ func sendTo(fd int, b []byte, pid, groups uint32) error {
 // datagram is longer (the peek, MSG_PEEK|MSG_TRUNC, returns its whole
 // length), and returns a copy. The caller holds the Conn's read lock: the
 // peek and the read are of the same datagram.
-func recvFrom(fd int, buf *[]byte) ([]byte, uint32, error) {
-	n, _, err := recvmsg(fd, *buf, unix.MSG_PEEK|unix.MSG_TRUNC)
+func recvFrom(fd int, buf *[]byte) ([]byte, uint32, uint32, error) {
+	n, _, _, err := recvmsg(fd, *buf, unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if n > len(*buf) {
 		*buf = make([]byte, n)
 	}
 	// MSG_TRUNC again: a datagram longer than the buffer (another process
 	// sharing the descriptor read the one peeked at) is reported, not cut.
-	m, from, err := recvmsg(fd, *buf, unix.MSG_TRUNC)
+	m, from, group, err := recvmsg(fd, *buf, unix.MSG_TRUNC)
 	if err != nil {
-		return nil, from, err
+		return nil, from, 0, err
 	}
 	if m > len(*buf) {
-		return nil, from, &OpError{Op: "receive", Err: fmt.Errorf("datagram of %d bytes truncated to %d", m, len(*buf))}
+		return nil, from, 0, &OpError{Op: "receive", Err: fmt.Errorf("datagram of %d bytes truncated to %d", m, len(*buf))}
 	}
-	return append([]byte(nil), (*buf)[:m]...), from, nil
+	return append([]byte(nil), (*buf)[:m]...), from, group, nil
 }
 
-func recvmsg(fd int, b []byte, flags int) (int, uint32, error) {
+// recvmsg returns the datagram's length, its sender's port and the
+// multicast group it came to (0: it was sent to this port).
+func recvmsg(fd int, b []byte, flags int) (int, uint32, uint32, error) {
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, _, _, from, err := unix.Recvmsg(fd, b, nil, flags)
+		n, oobn, _, from, err := unix.Recvmsg(fd, b, oob, flags)
 		switch {
 		case err == unix.EINTR:
 			// With SO_RCVTIMEO set, recvmsg is not restarted after
 			// a signal, whatever SA_RESTART says (signal(7)).
 			continue
 		case err == unix.EAGAIN || err == unix.EWOULDBLOCK:
-			return 0, 0, &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("recvmsg", err)}}
+			return 0, 0, 0, &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("recvmsg", err)}}
 		case err == unix.ENOBUFS:
-			return 0, 0, &OpError{Op: "receive", Err: &overrunError{err: os.NewSyscallError("recvmsg", err)}}
+			return 0, 0, 0, &OpError{Op: "receive", Err: &overrunError{err: os.NewSyscallError("recvmsg", err)}}
 		case err != nil:
-			return 0, 0, &OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", err)}
+			return 0, 0, 0, &OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", err)}
 		}
-		var pid uint32
+		var pid, group uint32
 		if nl, ok := from.(*unix.SockaddrNetlink); ok {
 			pid = nl.Pid
 		}
-		return n, pid, nil
+		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, cm := range cms {
+				if cm.Header.Level == unix.SOL_NETLINK && cm.Header.Type == unix.NETLINK_PKTINFO && len(cm.Data) >= 4 {
+					group = binary.NativeEndian.Uint32(cm.Data)
+				}
+			}
+		}
+		return n, pid, group, nil
 	}
 }
 

@@ -356,7 +356,7 @@ func TestRequestKeepsOtherMessages(t *testing.T) {
 func TestPendingIsBoundedAndClosed(t *testing.T) {
 	c := dialRoute(t, nil)
 	for i := 0; i <= maxPending; i++ {
-		c.keep([]Message{{Header: Header{Sequence: uint32(i)}}}, 7)
+		c.keep(datagram{msgs: []Message{{Header: Header{Sequence: uint32(i)}}}, from: 7})
 	}
 	_, _, err := c.ReceiveFrom()
 	require.ErrorIs(t, err, ErrOverrun, "the dropped datagram is reported, not hidden")
@@ -517,4 +517,24 @@ func TestExtendedAck(t *testing.T) {
 	require.NotNil(t, oe.ExtAck, "no extended ack with %v", err)
 	assert.Contains(t, oe.ExtAck.Message, "Invalid values in header")
 	assert.Contains(t, err.Error(), oe.ExtAck.Message, "the message is in the error's text")
+}
+
+// ReceiveGroup names the multicast group a datagram came to
+// (NETLINK_PKTINFO), 0 for one sent to the port.
+func TestReceiveGroup(t *testing.T) {
+	a := dialRoute(t, nil)
+	b := dialRoute(t, nil)
+	bPort, err := b.PID()
+	require.NoError(t, err)
+	const group = 5
+	require.NoError(t, b.JoinGroup(group))
+	require.NoError(t, a.SendTo(Message{Header: Header{Type: 0x42}, Data: []byte("to the group")}, 0, 1<<(group-1)))
+	msgs, _, g, err := b.ReceiveGroup()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, uint32(group), g, "the group it was sent to")
+	require.NoError(t, a.SendTo(Message{Header: Header{Type: 0x42}, Data: []byte("to the port")}, bPort, 0))
+	_, _, g, err = b.ReceiveGroup()
+	require.NoError(t, err)
+	assert.Zero(t, g, "sent to the port")
 }

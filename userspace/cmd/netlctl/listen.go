@@ -49,7 +49,11 @@ on standard error and listening goes on.`)
 		fmt.Fprintf(stderr, "netlctl: listening on port %d, groups %v\n", pid, []uint32(groups))
 
 		for received := 0; *count == 0 || received < *count; {
-			msgs, from, err := c.ReceiveFrom()
+			msgs, from, group, err := c.ReceiveGroup()
+			where := fmt.Sprintf("from=%d ", from)
+			if group != 0 {
+				where += fmt.Sprintf("group=%d ", group)
+			}
 			var errno syscall.Errno
 			var sysErr *os.SyscallError
 			switch {
@@ -64,16 +68,16 @@ on standard error and listening goes on.`)
 				// An NLMSG_ERROR message: print it, with the
 				// messages before it, as a message.
 				for _, m := range msgs {
-					printMessage(stdout, fmt.Sprintf("from=%d ", from), m)
+					printMessage(stdout, where, m)
 				}
-				fmt.Fprintf(stdout, "from=%d type=error errno=%d (%v)\n", from, int(errno), errno)
+				fmt.Fprintf(stdout, "%stype=error errno=%d (%v)\n", where, int(errno), errno)
 				received += len(msgs) + 1
 				continue
 			case err != nil:
 				return err
 			}
 			for _, m := range msgs {
-				printMessage(stdout, fmt.Sprintf("from=%d ", from), m)
+				printMessage(stdout, where, m)
 				received++
 			}
 		}
