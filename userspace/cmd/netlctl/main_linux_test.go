@@ -202,6 +202,11 @@ func TestTypedCommandsAgainstModule(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	assert.Regexp(t, `^after=\d+ms type=0x12 flags=0 seq=0 pid=0 len=20 data="soon"\n$`, stdout)
 
+	// -timeout counts from the notification's delay, not from the request.
+	code, stdout, stderr = runCommand("notify", "-delay", "2000", "-wait", "-timeout", "1s", "later")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Regexp(t, `^after=[\d.]+m?s type=0x12 .* data="later"\n$`, stdout)
+
 	code, stdout, stderr = runCommand(commands[3]...)
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	assert.Equal(t, "index=0 total=3\nindex=1 total=3\nindex=2 total=3\n", stdout)
