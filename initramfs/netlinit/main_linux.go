@@ -315,10 +315,8 @@ func uptime() float64 {
 // Reading one is what makes the kernel write the counters out; the .gcno
 // files beside them are symbolic links to the host's build, left alone.
 func copyGcda(dst string) (int, error) {
-	if _, err := os.Stat(contract.GcovDir); errors.Is(err, os.ErrNotExist) {
-		if err := unix.Mount("debugfs", "/sys/kernel/debug", "debugfs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-			return 0, fmt.Errorf("mounting debugfs for gcov: %v", err)
-		}
+	if err := contract.MountDebugFS(); err != nil {
+		return 0, fmt.Errorf("gcov's counters: %v", err)
 	}
 	n := 0
 	err := filepath.WalkDir(contract.GcovDir, func(p string, d os.DirEntry, err error) error {

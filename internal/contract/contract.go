@@ -99,7 +99,10 @@ type RunSpec struct {
 
 // GcovDir is where a kernel with CONFIG_GCOV_KERNEL keeps the counters of
 // profiled code (Documentation/dev-tools/gcov.rst).
-const GcovDir = "/sys/kernel/debug/gcov"
+const GcovDir = DebugFS + "/gcov"
+
+// DebugFS is where the guest finds debugfs (MountDebugFS).
+const DebugFS = "/sys/kernel/debug"
 
 // The handshake of RunSpec.WaitForHost. The guest asks through the kernel
 // log, whose lines reach the console whole, and the host answers on the

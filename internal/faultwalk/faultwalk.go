@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/netl-dev/netl/internal/contract"
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
@@ -57,7 +58,7 @@ import (
 // the OOM path or SIGSEGV).
 
 // FaultDebugFS is where the fault injection knobs live.
-const FaultDebugFS = "/sys/kernel/debug"
+const FaultDebugFS = contract.DebugFS
 
 // FailNthPath is the calling thread's fail-nth file.
 const FailNthPath = "/proc/thread-self/fail-nth"
@@ -86,10 +87,8 @@ var faultKnobs = []struct{ file, value string }{
 // fail_page_alloc so that every slab and page allocation of a thread with
 // fail-nth set counts. It returns a function that puts the old values back.
 func SetFaultKnobs() (restore func() error, err error) {
-	if _, err := os.Stat(filepath.Join(FaultDebugFS, "failslab")); err != nil {
-		if err := unix.Mount("debugfs", FaultDebugFS, "debugfs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-			return nil, fmt.Errorf("mounting debugfs on %s: %w", FaultDebugFS, err)
-		}
+	if err := contract.MountDebugFS(); err != nil {
+		return nil, err
 	}
 	type saved struct{ path, value string }
 	var old []saved

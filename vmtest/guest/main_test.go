@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/netl-dev/netl/internal/contract"
 )
 
@@ -35,11 +33,9 @@ func TestMain(m *testing.M) {
 }
 
 func kmemleakSweep(required bool) error {
-	const dir = "/sys/kernel/debug"
-	if _, err := os.Stat(dir + "/kmemleak"); os.IsNotExist(err) {
-		if err := unix.Mount("none", dir, "debugfs", 0, ""); err != nil && required {
-			return fmt.Errorf("mounting debugfs for kmemleak: %v", err)
-		}
+	const dir = contract.DebugFS
+	if err := contract.MountDebugFS(); err != nil && required {
+		return fmt.Errorf("kmemleak: %v", err)
 	}
 	if _, err := os.Stat(dir + "/kmemleak"); err != nil {
 		if required {

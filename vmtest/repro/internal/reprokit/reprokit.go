@@ -33,7 +33,7 @@ const (
 )
 
 // DebugFS is where debugfs is mounted.
-const DebugFS = "/sys/kernel/debug"
+const DebugFS = contract.DebugFS
 
 var start = time.Now()
 
@@ -121,25 +121,7 @@ func MustModule() string {
 }
 
 // MountDebugFS mounts debugfs on DebugFS unless it is mounted already.
-func MountDebugFS() error {
-	mounts, err := os.ReadFile("/proc/mounts")
-	if err != nil {
-		return err
-	}
-	for _, l := range strings.Split(string(mounts), "\n") {
-		if f := strings.Fields(l); len(f) > 2 && f[1] == DebugFS && f[2] == "debugfs" {
-			return nil
-		}
-	}
-	if err := os.MkdirAll(DebugFS, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Mount("debugfs", DebugFS, "debugfs", 0, ""); err != nil {
-		return fmt.Errorf("mount debugfs on %s: %w", DebugFS, err)
-	}
-	Logf("mounted debugfs on %s", DebugFS)
-	return nil
-}
+func MountDebugFS() error { return contract.MountDebugFS() }
 
 // Write writes value to a sysfs, procfs or debugfs file, and logs it.
 func Write(path, value string) error {
