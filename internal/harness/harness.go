@@ -251,12 +251,8 @@ func planKernel(opts Options) (*kernel.Kernel, error) {
 // buildCommand is how the user builds a kernel from where they are: make
 // in netl's checkout, netlvm (a tool of their module) anywhere else.
 func buildCommand(series string, debug bool) string {
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-			if isNetlRoot(d) {
-				return "make kernel SERIES=" + series + map[bool]string{true: " DEBUG=1"}[debug]
-			}
-		}
+	if wd, err := os.Getwd(); err == nil && checkout(wd) != "" {
+		return "make kernel SERIES=" + series + map[bool]string{true: " DEBUG=1"}[debug]
 	}
 	return "go tool netlvm kernel build " + map[bool]string{true: "-debug "}[debug] + series
 }
@@ -373,13 +369,8 @@ func findRepoRoot(dir string) (string, error) {
 		}
 		return d, nil
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if isNetlRoot(d) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
+	if d := checkout(dir); d != "" {
+		return d, nil
 	}
 	// A test or tool of another module: the netl its go.mod requires, the
 	// one go built it from.
@@ -388,6 +379,19 @@ func findRepoRoot(dir string) (string, error) {
 	}
 	return "", fmt.Errorf("cannot find netl's module from %s: not inside its checkout, and no go.mod here requires %s "+
 		"(in your module: go get %s; or run netlvm as go run %s/cmd/netlvm@VERSION)", dir, ModulePath, ModulePath, ModulePath)
+}
+
+// checkout is netl's checkout that dir is in, from dir upwards; empty when
+// there is none.
+func checkout(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if isNetlRoot(d) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
 }
 
 // goModuleDir runs a go command that prints a module as JSON (go list -m
