@@ -181,7 +181,7 @@ func (c *Conn) ReceiveGroup() ([]Message, uint32, uint32, error) {
 	}
 	if !ok {
 		var err error
-		if d, err = c.receive(); err != nil {
+		if d, err = c.receive(c.receiveDeadline()); err != nil {
 			return nil, d.from, 0, err
 		}
 	}
@@ -201,26 +201,50 @@ func (c *Conn) ReceiveGroup() ([]Message, uint32, uint32, error) {
 const minRead = 32 << 10
 
 // receive reads one datagram and parses it, leaving error messages in it.
-func (c *Conn) receive() (datagram, error) {
+// A nonzero deadline bounds the whole wait: receive polls for the datagram
+// and reads it without blocking, so neither a signal (EINTR) nor a
+// concurrent reader taking the datagram polled for restarts the wait, as
+// each would restart SO_RCVTIMEO.
+func (c *Conn) receive(deadline time.Time) (datagram, error) {
 	fd, err := c.acquire("receive")
 	if err != nil {
 		return datagram{}, err
 	}
 	defer c.release()
-	c.rmu.Lock()
-	if len(c.rbuf) < minRead {
-		c.rbuf = make([]byte, minRead)
+	for {
+		nonblock := !deadline.IsZero()
+		if nonblock {
+			if err := pollIn(fd, deadline); err != nil {
+				return datagram{}, err
+			}
+		}
+		c.rmu.Lock()
+		if len(c.rbuf) < minRead {
+			c.rbuf = make([]byte, minRead)
+		}
+		b, from, group, err := recvFrom(fd, &c.rbuf, nonblock)
+		c.rmu.Unlock()
+		if err == errWouldBlock {
+			continue // another reader took it: wait again, for what is left
+		}
+		if err != nil {
+			return datagram{from: from}, err
+		}
+		msgs, err := ParseMessages(b)
+		if err != nil {
+			return datagram{from: from}, &OpError{Op: "receive", Err: err}
+		}
+		return datagram{msgs, from, group}, nil
 	}
-	b, from, group, err := recvFrom(fd, &c.rbuf)
-	c.rmu.Unlock()
-	if err != nil {
-		return datagram{from: from}, err
+}
+
+// receiveDeadline returns when a receive that starts now times out (zero:
+// never).
+func (c *Conn) receiveDeadline() time.Time {
+	if d := time.Duration(c.rto.Load()); d > 0 {
+		return time.Now().Add(d)
 	}
-	msgs, err := ParseMessages(b)
-	if err != nil {
-		return datagram{from: from}, &OpError{Op: "receive", Err: err}
-	}
-	return datagram{msgs, from, group}, nil
+	return time.Time{}
 }
 
 // Request sends m to the kernel and returns its answer. If
@@ -252,18 +276,10 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 	if err := c.Send(m); err != nil {
 		return nil, err
 	}
-	var deadline time.Time
-	if d := time.Duration(c.rto.Load()); d > 0 {
-		deadline = time.Now().Add(d)
-	}
+	deadline := c.receiveDeadline()
 	var replies []Message
 	for {
-		if !deadline.IsZero() {
-			if err := c.waitReadable(deadline); err != nil {
-				return replies, err
-			}
-		}
-		d, err := c.receive()
+		d, err := c.receive(deadline)
 		if err != nil {
 			return replies, err
 		}
@@ -346,17 +362,6 @@ func (c *Conn) SetReceiveTimeout(d time.Duration) error {
 	}
 	c.rto.Store(int64(d))
 	return nil
-}
-
-// waitReadable waits until a datagram can be read or deadline passes (a
-// timeout error).
-func (c *Conn) waitReadable(deadline time.Time) error {
-	fd, err := c.acquire("receive")
-	if err != nil {
-		return err
-	}
-	defer c.release()
-	return pollIn(fd, deadline)
 }
 
 // SetReceiveBuffer sets SO_RCVBUF, the socket's receive buffer size.

@@ -82,9 +82,14 @@ func sendTo(fd int, b []byte, pid, groups uint32) error {
 // recvFrom reads one datagram whole into *buf, which it grows when the
 // datagram is longer (the peek, MSG_PEEK|MSG_TRUNC, returns its whole
 // length), and returns a copy. The caller holds the Conn's read lock: the
-// peek and the read are of the same datagram.
-func recvFrom(fd int, buf *[]byte) ([]byte, uint32, uint32, error) {
-	n, _, _, err := recvmsg(fd, *buf, unix.MSG_PEEK|unix.MSG_TRUNC)
+// peek and the read are of the same datagram. With nonblock, it returns
+// errWouldBlock when no datagram is queued.
+func recvFrom(fd int, buf *[]byte, nonblock bool) ([]byte, uint32, uint32, error) {
+	flags := 0
+	if nonblock {
+		flags = unix.MSG_DONTWAIT
+	}
+	n, _, _, err := recvmsg(fd, *buf, flags|unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -93,7 +98,7 @@ func recvFrom(fd int, buf *[]byte) ([]byte, uint32, uint32, error) {
 	}
 	// MSG_TRUNC again: a datagram longer than the buffer (another process
 	// sharing the descriptor read the one peeked at) is reported, not cut.
-	m, from, group, err := recvmsg(fd, *buf, unix.MSG_TRUNC)
+	m, from, group, err := recvmsg(fd, *buf, flags|unix.MSG_TRUNC)
 	if err != nil {
 		return nil, from, 0, err
 	}
@@ -111,9 +116,11 @@ func recvmsg(fd int, b []byte, flags int) (int, uint32, uint32, error) {
 		n, oobn, _, from, err := unix.Recvmsg(fd, b, oob, flags)
 		switch {
 		case err == unix.EINTR:
-			// With SO_RCVTIMEO set, recvmsg is not restarted after
-			// a signal, whatever SA_RESTART says (signal(7)).
+			// Without a timeout (receive polls when it has one),
+			// nothing is lost by starting again.
 			continue
+		case (err == unix.EAGAIN || err == unix.EWOULDBLOCK) && flags&unix.MSG_DONTWAIT != 0:
+			return 0, 0, 0, errWouldBlock
 		case err == unix.EAGAIN || err == unix.EWOULDBLOCK:
 			return 0, 0, 0, &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("recvmsg", err)}}
 		case err == unix.ENOBUFS:

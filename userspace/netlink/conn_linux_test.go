@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -537,4 +538,42 @@ func TestReceiveGroup(t *testing.T) {
 	_, _, g, err = b.ReceiveGroup()
 	require.NoError(t, err)
 	assert.Zero(t, g, "sent to the port")
+}
+
+// The receive timeout bounds a whole Receive, however many signals
+// interrupt it (before: each EINTR restarted SO_RCVTIMEO, so a thread
+// signalled more often than its timeout waited forever).
+func TestReceiveTimeoutDespiteSignals(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
+	tid := make(chan int, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		_, err := c.Receive()
+		done <- err
+	}()
+	id := <-tid
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	giveUp := time.After(5 * time.Second)
+	for signals := 0; ; {
+		select {
+		case err := <-done:
+			require.Error(t, err)
+			assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
+			assert.Greater(t, signals, 2, "the receive was interrupted")
+			return
+		case <-tick.C:
+			// SIGURG: the Go runtime's own preemption signal, handled
+			// (SA_RESTART) and otherwise ignored.
+			require.NoError(t, unix.Tgkill(unix.Getpid(), id, unix.SIGURG))
+			signals++
+		case <-giveUp:
+			c.Close()
+			t.Fatalf("Receive with a 300 ms timeout still waiting after 5 s and %d signals", signals)
+		}
+	}
 }

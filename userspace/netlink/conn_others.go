@@ -36,7 +36,7 @@ func sendTo(int, []byte, uint32, uint32) error {
 	return &OpError{Op: "send", Err: errNotImplemented}
 }
 
-func recvFrom(int, *[]byte) ([]byte, uint32, uint32, error) {
+func recvFrom(int, *[]byte, bool) ([]byte, uint32, uint32, error) {
 	return nil, 0, 0, &OpError{Op: "receive", Err: errNotImplemented}
 }
 

@@ -13,6 +13,10 @@ import (
 // addressed to it were dropped. The error also matches unix.ENOBUFS.
 var ErrOverrun = errors.New("netlink: receive buffer overrun, messages were dropped")
 
+// errWouldBlock is a non-blocking receive that found no datagram: the
+// caller polls again, until its deadline.
+var errWouldBlock = errors.New("netlink: no datagram queued")
+
 // An OpError is an error from an operation on a Conn: Op names the operation
 // ("dial", "bind", "send", "receive", ...), Err is the cause. A failed system
 // call is an *os.SyscallError; an error code the kernel sent in an NLMSG_ERROR
