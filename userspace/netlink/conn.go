@@ -59,6 +59,8 @@ type Conn struct {
 	// rto is the receive timeout (SetReceiveTimeout), which also bounds a
 	// whole Request.
 	rto atomic.Int64
+	// sto is the send timeout (SetSendTimeout).
+	sto atomic.Int64
 
 	// pending holds what Request read that was not its answer, for the
 	// next Receive, datagram by datagram; lost counts the datagrams
@@ -143,7 +145,7 @@ func (c *Conn) sendTo(b []byte, pid, groups uint32) error {
 		return err
 	}
 	defer c.release()
-	return sendTo(fd, b, pid, groups)
+	return sendTo(fd, b, pid, groups, time.Duration(c.sto.Load()))
 }
 
 // Receive reads one datagram and returns the messages in it. An
@@ -347,6 +349,28 @@ func (c *Conn) nextSequence() uint32 {
 			return s
 		}
 	}
+}
+
+// SetSendTimeout sets SO_SNDTIMEO: a send that waits longer than d for room
+// in a full receiver's buffer (a user-space port: the kernel takes its
+// messages at once) returns an error matching os.ErrDeadlineExceeded. A
+// signal does not restart the wait: the retry gets what is left of d. 0
+// waits forever.
+//
+// It does not bound the time the kernel takes to handle a message: a
+// module that sleeps while it answers (netl.ko's echo, -interval apart)
+// keeps the send blocked for as long as it sleeps.
+func (c *Conn) SetSendTimeout(d time.Duration) error {
+	fd, err := c.acquire("set-option")
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	if err := setSendTimeout(fd, d); err != nil {
+		return err
+	}
+	c.sto.Store(int64(d))
+	return nil
 }
 
 // SetReceiveTimeout sets SO_RCVTIMEO: a Receive that waits longer than d

@@ -4,7 +4,6 @@ package netlink
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -65,14 +64,41 @@ func sockPID(fd int) (uint32, error) {
 	return nl.Pid, nil
 }
 
-func sendTo(fd int, b []byte, pid, groups uint32) error {
+// sendTo sends b, waiting at most timeout (0: forever, as SO_SNDTIMEO,
+// which the Conn set to timeout, does) for room at the receiver.
+func sendTo(fd int, b []byte, pid, groups uint32, timeout time.Duration) error {
 	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: pid, Groups: groups}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	shortened := false
+	defer func() {
+		if shortened {
+			_ = setSendTimeout(fd, timeout)
+		}
+	}()
 	for {
 		err := unix.Sendmsg(fd, b, nil, sa, 0)
-		if err == unix.EINTR {
+		switch {
+		case err == unix.EINTR && !deadline.IsZero():
+			// A signal ended the wait: wait again for what is left,
+			// not for SO_SNDTIMEO afresh. The socket's option is
+			// shortened for the retry, and then set back.
+			left := time.Until(deadline)
+			if left <= 0 {
+				return &OpError{Op: "send", Err: &timeoutError{err: os.NewSyscallError("sendmsg", unix.EAGAIN)}}
+			}
+			if err := setSendTimeout(fd, left); err != nil {
+				return err
+			}
+			shortened = true
 			continue
-		}
-		if err != nil {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN || err == unix.EWOULDBLOCK:
+			return &OpError{Op: "send", Err: &timeoutError{err: os.NewSyscallError("sendmsg", err)}}
+		case err != nil:
 			return &OpError{Op: "send", Err: os.NewSyscallError("sendmsg", err)}
 		}
 		return nil
@@ -164,14 +190,22 @@ func pollIn(fd int, deadline time.Time) error {
 }
 
 func setReceiveTimeout(fd int, d time.Duration) error {
+	return setTimeout(fd, unix.SO_RCVTIMEO, "receive", d)
+}
+
+func setSendTimeout(fd int, d time.Duration) error {
+	return setTimeout(fd, unix.SO_SNDTIMEO, "send", d)
+}
+
+func setTimeout(fd, opt int, what string, d time.Duration) error {
 	if d < 0 {
-		return &OpError{Op: "set-option", Err: errors.New("negative receive timeout")}
+		return &OpError{Op: "set-option", Err: fmt.Errorf("negative %s timeout %v", what, d)}
 	}
 	if d > 0 && d < time.Microsecond {
 		d = time.Microsecond // a zero timeval would mean no timeout
 	}
 	tv := unix.NsecToTimeval(d.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
 		return &OpError{Op: "set-option", Err: os.NewSyscallError("setsockopt", err)}
 	}
 	return nil

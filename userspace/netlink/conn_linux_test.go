@@ -546,14 +546,29 @@ func TestReceiveGroup(t *testing.T) {
 func TestReceiveTimeoutDespiteSignals(t *testing.T) {
 	c := dialRoute(t, nil)
 	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
+	err, signals := whileSignalled(t, c, func() error {
+		_, err := c.Receive()
+		return err
+	})
+	require.Error(t, err)
+	assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
+	assert.Greater(t, signals, 2, "the receive was interrupted")
+}
+
+// whileSignalled runs op, which should time out within 300 ms, on a
+// thread of its own, and sends that thread SIGURG every 50 ms until op
+// returns; it fails the test (closing c) if op is still running after 5 s.
+// SIGURG is the Go runtime's own preemption signal: handled (SA_RESTART)
+// and otherwise ignored.
+func whileSignalled(t *testing.T, c *Conn, op func() error) (error, int) {
+	t.Helper()
 	tid := make(chan int, 1)
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		tid <- unix.Gettid()
-		_, err := c.Receive()
-		done <- err
+		done <- op()
 	}()
 	id := <-tid
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -562,18 +577,54 @@ func TestReceiveTimeoutDespiteSignals(t *testing.T) {
 	for signals := 0; ; {
 		select {
 		case err := <-done:
-			require.Error(t, err)
-			assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
-			assert.Greater(t, signals, 2, "the receive was interrupted")
-			return
+			return err, signals
 		case <-tick.C:
-			// SIGURG: the Go runtime's own preemption signal, handled
-			// (SA_RESTART) and otherwise ignored.
 			require.NoError(t, unix.Tgkill(unix.Getpid(), id, unix.SIGURG))
 			signals++
 		case <-giveUp:
 			c.Close()
-			t.Fatalf("Receive with a 300 ms timeout still waiting after 5 s and %d signals", signals)
+			t.Fatalf("an operation with a 300 ms timeout still waiting after 5 s and %d signals", signals)
 		}
 	}
+}
+
+// fillPeer returns a port whose receive buffer c's sends fill: a send to
+// it blocks until the send timeout. It fills it with non-blocking sends of
+// its own, so as not to depend on the send timeout under test.
+func fillPeer(t *testing.T, c *Conn) uint32 {
+	t.Helper()
+	peer := dialRoute(t, nil)
+	require.NoError(t, peer.SetReceiveBuffer(1))
+	port, err := peer.PID()
+	require.NoError(t, err)
+	b, err := Message{Header: Header{Type: 0x42}, Data: make([]byte, 1024)}.MarshalBinary()
+	require.NoError(t, err)
+	to := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port}
+	for i := 0; ; i++ {
+		require.Less(t, i, 1000, "1000 sends of 1 KiB did not fill a receive buffer of the least size")
+		err := unix.Sendmsg(c.FD(), b, nil, to, unix.MSG_DONTWAIT)
+		if err == unix.EAGAIN {
+			return port
+		}
+		require.NoError(t, err, "filling the peer")
+	}
+}
+
+// SetSendTimeout bounds a send to a full receiver (before: no way to,
+// and a send to a peer that stopped reading blocked for ever).
+func TestSendTimeout(t *testing.T) {
+	c := dialRoute(t, nil)
+	port := fillPeer(t, c)
+	require.NoError(t, c.SetSendTimeout(300*time.Millisecond))
+	err, _ := whileSignalled(t, c, func() error {
+		return c.SendTo(Message{Header: Header{Type: 0x42}}, port, 0)
+	})
+	require.Error(t, err)
+	assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var oe *OpError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "send", oe.Op)
+	require.NoError(t, c.SetSendTimeout(0))
+	require.Error(t, c.SetSendTimeout(-time.Second), "a negative timeout")
 }

@@ -32,7 +32,7 @@ func sockPID(int) (uint32, error) {
 	return 0, &OpError{Op: "pid", Err: errNotImplemented}
 }
 
-func sendTo(int, []byte, uint32, uint32) error {
+func sendTo(int, []byte, uint32, uint32, time.Duration) error {
 	return &OpError{Op: "send", Err: errNotImplemented}
 }
 
@@ -45,6 +45,10 @@ func pollIn(int, time.Time) error {
 }
 
 func setReceiveTimeout(int, time.Duration) error {
+	return &OpError{Op: "set-option", Err: errNotImplemented}
+}
+
+func setSendTimeout(int, time.Duration) error {
 	return &OpError{Op: "set-option", Err: errNotImplemented}
 }
 

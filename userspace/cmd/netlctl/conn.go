@@ -15,7 +15,7 @@ import (
 const defaultTimeout = 10 * time.Second
 
 // dial opens a socket on protocol bound to port (0: kernel-assigned), sets
-// its receive timeout, and returns it with its port.
+// its receive and send timeouts, and returns it with its port.
 func dial(protocol, socketType int, port uint32, timeout time.Duration) (*netlink.Conn, uint32, error) {
 	c, err := netlink.Dial(protocol, &netlink.Config{SocketType: socketType, PID: port})
 	if err != nil {
@@ -26,6 +26,10 @@ func dial(protocol, socketType int, port uint32, timeout time.Duration) (*netlin
 	}
 	if timeout > 0 {
 		if err := c.SetReceiveTimeout(timeout); err != nil {
+			c.Close()
+			return nil, 0, err
+		}
+		if err := c.SetSendTimeout(timeout); err != nil {
 			c.Close()
 			return nil, 0, err
 		}
