@@ -269,6 +269,10 @@ func (c *Conn) receiveDeadline() time.Time {
 //     (Acknowledge flag), in which case Request reads on to the
 //     acknowledgement.
 //
+// If a message of the answer carries NLM_F_DUMP_INTR (what was dumped
+// changed while the dump ran), Request reads the answer to its end and
+// returns it with an error matching ErrDumpInterrupted.
+//
 // Requests are not multiplexed: two at once on one Conn would each keep the
 // other's answer for Receive (see Conn).
 func (c *Conn) Request(m Message) ([]Message, error) {
@@ -280,6 +284,7 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 	}
 	deadline := c.receiveDeadline()
 	var replies []Message
+	interrupted := false
 	for {
 		d, err := c.receive(deadline)
 		if err != nil {
@@ -301,9 +306,13 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 				return replies, err
 			}
 			replies = append(replies, r)
+			interrupted = interrupted || r.Header.Flags&DumpInterrupted != 0
 			if r.Header.Type == Error || r.Header.Type == Done ||
 				(r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0) {
 				c.keep(datagram{append(others, msgs[i+1:]...), from, 0})
+				if interrupted {
+					return replies, &OpError{Op: "receive", Err: ErrDumpInterrupted}
+				}
 				return replies, nil
 			}
 		}

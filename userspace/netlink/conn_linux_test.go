@@ -628,3 +628,111 @@ func TestSendTimeout(t *testing.T) {
 	require.NoError(t, c.SetSendTimeout(0))
 	require.Error(t, c.SetSendTimeout(-time.Second), "a negative timeout")
 }
+
+// dialRouteNetns opens n NETLINK_ROUTE sockets, closed when the test ends,
+// in a network namespace of their own (they keep it: the thread that made
+// them ends there). It needs CAP_SYS_ADMIN: as root on the host, and always
+// in the guest.
+func dialRouteNetns(t *testing.T, n int) []*Conn {
+	t.Helper()
+	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
+		t.Skip("needs root, for a network namespace of its own")
+	}
+	var conns []*Conn
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends in the namespace
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- os.NewSyscallError("unshare(CLONE_NEWNET)", err)
+			return
+		}
+		for range n {
+			c, err := Dial(unix.NETLINK_ROUTE, nil)
+			if err != nil {
+				errc <- err
+				return
+			}
+			conns = append(conns, c)
+		}
+		errc <- nil
+	}()
+	err := <-errc
+	for _, c := range conns {
+		t.Cleanup(func() { assert.NoError(t, c.Close()) })
+		require.NoError(t, c.SetReceiveTimeout(5*time.Second))
+	}
+	require.NoError(t, err)
+	return conns
+}
+
+// newAddr returns an RTM_NEWADDR (del: RTM_DELADDR) request for 10.a.b.c/32
+// on interface 1, lo.
+func newAddr(ip [4]byte, del bool) Message {
+	typ := HeaderType(unix.RTM_NEWADDR)
+	flags := Request | Acknowledge | Create | Excl
+	if del {
+		typ, flags = unix.RTM_DELADDR, Request|Acknowledge
+	}
+	b := make([]byte, unix.SizeofIfAddrmsg+2*8)
+	b[0], b[1] = unix.AF_INET, 32 // ifa_family, ifa_prefixlen
+	binary.NativeEndian.PutUint32(b[4:8], 1)
+	for i, attr := range []uint16{unix.IFA_LOCAL, unix.IFA_ADDRESS} {
+		a := b[unix.SizeofIfAddrmsg+8*i:]
+		binary.NativeEndian.PutUint16(a[0:2], 8)
+		binary.NativeEndian.PutUint16(a[2:4], attr)
+		copy(a[4:8], ip[:])
+	}
+	return Message{Header: Header{Type: typ, Flags: flags}, Data: b}
+}
+
+// A dump whose data changes while it runs comes with NLM_F_DUMP_INTR,
+// and Request says so with ErrDumpInterrupted, after reading the whole
+// answer (before: it returned the inconsistent dump as a success).
+// rtnetlink's address dump checks its consistency (inet_dump_ifaddr,
+// nl_dump_check_consistent); another socket adds and removes an address
+// while the dump runs, over 2000 addresses, several datagrams.
+func TestRequestDumpInterrupted(t *testing.T) {
+	conns := dialRouteNetns(t, 2)
+	dumper, changer := conns[0], conns[1]
+	for i := 0; i < 2000; i++ {
+		_, err := changer.Request(newAddr([4]byte{10, 1, byte(i >> 8), byte(i)}, false))
+		require.NoError(t, err, "adding address %d", i)
+	}
+	getAddr := Message{Header: Header{Type: unix.RTM_GETADDR, Flags: Request | Dump}, Data: []byte{unix.AF_INET, 0, 0, 0, 0, 0, 0, 0}}
+	msgs, err := dumper.Request(getAddr)
+	require.NoError(t, err, "a dump while nothing changes")
+	require.Greater(t, len(msgs), 2000, "every address, then Done")
+
+	stop := make(chan struct{})
+	changed := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				changed <- nil
+				return
+			default:
+			}
+			if _, err := changer.Request(newAddr([4]byte{10, 2, 0, 1}, i%2 == 1)); err != nil {
+				changed <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		require.NoError(t, <-changed, "changing an address during the dumps")
+	}()
+	for try := 1; try <= 200; try++ {
+		msgs, err := dumper.Request(getAddr)
+		if err == nil {
+			continue // the change fell between two dumps
+		}
+		require.ErrorIs(t, err, ErrDumpInterrupted, "dump %d", try)
+		require.NotEmpty(t, msgs, "the answer is returned with the error")
+		assert.Equal(t, Done, msgs[len(msgs)-1].Header.Type, "read to its end, NLMSG_DONE")
+		t.Logf("dump %d interrupted, %d messages", try, len(msgs))
+		return
+	}
+	t.Fatal("200 dumps while an address came and went, and not one reported as interrupted")
+}

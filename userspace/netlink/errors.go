@@ -13,6 +13,12 @@ import (
 // addressed to it were dropped. The error also matches unix.ENOBUFS.
 var ErrOverrun = errors.New("netlink: receive buffer overrun, messages were dropped")
 
+// ErrDumpInterrupted matches (with errors.Is) the error Request returns with
+// a whole dump some of whose messages carry NLM_F_DUMP_INTR: what was
+// dumped changed while the dump ran, and the answer may be inconsistent
+// (miss an entry, or hold one twice). Request it again.
+var ErrDumpInterrupted = errors.New("netlink: dump interrupted: what was dumped changed meanwhile; the answer may be inconsistent, request it again")
+
 // errWouldBlock is a non-blocking receive that found no datagram: the
 // caller polls again, until its deadline.
 var errWouldBlock = errors.New("netlink: no datagram queued")

@@ -74,15 +74,14 @@ NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
 			fmt.Fprintln(stderr, "netlctl: send: warning: no NLM_F_REQUEST in -flags: the kernel may not answer")
 		}
 		msgs, err := c.Request(m)
-		if isTimeout(err) {
-			return fmt.Errorf("no reply within %v: %w", *timeout, err)
-		}
-		if err != nil {
-			return err
-		}
+		// The replies read before an error, too: a dump's parts before
+		// its error, or a whole dump that was interrupted.
 		for _, r := range msgs {
 			printMessage(stdout, "", r)
 		}
-		return nil
+		if isTimeout(err) {
+			return fmt.Errorf("no reply within %v: %w", *timeout, err)
+		}
+		return err
 	}}
 }
