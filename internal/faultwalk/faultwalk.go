@@ -408,13 +408,11 @@ func (w *FaultWalker) Call(nth int, trap, a1, a2, a3 uintptr) (r uintptr, e unix
 	return r, e, left, err
 }
 
-// AnswerCode returns the error code of an NLMSG_ERROR message (0: an ack)
-// or of NLMSG_DONE.
-func AnswerCode(m netlink.Message) int32 {
-	if len(m.Data) < 4 {
-		return 0
-	}
-	return int32(uint32(m.Data[0]) | uint32(m.Data[1])<<8 | uint32(m.Data[2])<<16 | uint32(m.Data[3])<<24)
+// errCode returns the error code of an NLMSG_ERROR or NLMSG_DONE message,
+// 0 for any other.
+func errCode(m netlink.Message) int32 {
+	c, _ := netlink.ErrorCode(m)
+	return c
 }
 
 func terminal(m netlink.Message) bool {
@@ -444,7 +442,7 @@ func (ex Exchange) Split(req FaultRequest) (data []netlink.Message, term *netlin
 // Describe names an answer's final message: "ack", "NLMSG_ERROR ENOMEM",
 // "NLMSG_DONE".
 func Describe(m netlink.Message) string {
-	code := AnswerCode(m)
+	code := errCode(m)
 	switch {
 	case m.Header.Type == netlink.Done && code == 0:
 		return "NLMSG_DONE"
@@ -491,7 +489,7 @@ func Judge(req FaultRequest, ex, base Exchange) (string, error) {
 		}
 		return "sendmsg " + unix.ErrnoName(ex.SendErr), nil
 	}
-	if req.ErrorThenDump && len(ex.Msgs) > 1 && ex.Msgs[0].Header.Type == netlink.Error && AnswerCode(ex.Msgs[0]) == -int32(unix.ENOBUFS) {
+	if req.ErrorThenDump && len(ex.Msgs) > 1 && ex.Msgs[0].Header.Type == netlink.Error && errCode(ex.Msgs[0]) == -int32(unix.ENOBUFS) {
 		rest := ex
 		rest.Msgs = ex.Msgs[1:]
 		req.ErrorThenDump = false
@@ -530,7 +528,7 @@ func Judge(req FaultRequest, ex, base Exchange) (string, error) {
 	}
 	complete := len(data) == len(bdata)
 	switch {
-	case term != nil && bterm != nil && term.Header.Type == bterm.Header.Type && AnswerCode(*term) == AnswerCode(*bterm):
+	case term != nil && bterm != nil && term.Header.Type == bterm.Header.Type && errCode(*term) == errCode(*bterm):
 		if !complete {
 			return bad("the baseline's %s after %d of %d data messages", Describe(*term), len(data), len(bdata))
 		}
@@ -539,7 +537,7 @@ func Judge(req FaultRequest, ex, base Exchange) (string, error) {
 		}
 		return "same answer", nil
 	case term != nil:
-		code := AnswerCode(*term)
+		code := errCode(*term)
 		// A dump that fails on its way ends in NLMSG_DONE with the errno
 		// (netlink_dump()'s dump_done_errno).
 		if (term.Header.Type != netlink.Error && term.Header.Type != netlink.Done) || code >= 0 || !slices.Contains(FaultErrnos, unix.Errno(-code)) {

@@ -139,7 +139,7 @@ func TestRequestAcknowledged(t *testing.T) {
 	assert.Equal(t, HeaderType(rtmNewLink), msgs[0].Header.Type)
 	ack := msgs[1]
 	assert.Equal(t, Error, ack.Header.Type, "- want: %v\n-  got: %v", Error, ack.Header.Type)
-	code, err := errorCode(ack)
+	code, err := ErrorCode(ack)
 	require.NoError(t, err)
 	assert.Zero(t, code, "acknowledgement error code")
 }

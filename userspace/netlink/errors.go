@@ -95,10 +95,15 @@ func (e *overrunError) Error() string {
 func (e *overrunError) Unwrap() error        { return e.err }
 func (e *overrunError) Is(target error) bool { return target == ErrOverrun }
 
-// errorCode returns the error code an NLMSG_ERROR or NLMSG_DONE message
-// carries in the first 4 bytes of its payload: 0 or a negative errno. A Done
-// message with a short payload (some senders leave it empty) carries 0.
-func errorCode(m Message) (int32, error) {
+// ErrorCode returns the error code an NLMSG_ERROR or NLMSG_DONE message
+// carries in the first 4 bytes of its payload: 0 (an acknowledgement, or a
+// dump's end) or a negative errno. A Done message with a short payload
+// (some senders leave it empty) carries 0; any other message, or an Error
+// message too short to carry a code, is an error.
+func ErrorCode(m Message) (int32, error) {
+	if m.Header.Type != Error && m.Header.Type != Done {
+		return 0, fmt.Errorf("netlink: a %s message carries no error code", m.Header.Type)
+	}
 	if len(m.Data) < 4 {
 		if m.Header.Type == Done {
 			return 0, nil
@@ -114,7 +119,7 @@ func checkMessage(m Message) error {
 	if m.Header.Type != Error && m.Header.Type != Done {
 		return nil
 	}
-	code, err := errorCode(m)
+	code, err := ErrorCode(m)
 	if err != nil {
 		return &OpError{Op: "receive", Err: err}
 	}

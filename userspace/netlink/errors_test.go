@@ -67,3 +67,16 @@ func TestCheckMessage(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorCode(t *testing.T) {
+	c, err := ErrorCode(codeMessage(Error, -22))
+	assert.NoError(t, err)
+	assert.Equal(t, int32(-22), c)
+	c, err = ErrorCode(Message{Header: Header{Type: Done}})
+	assert.NoError(t, err, "an empty Done")
+	assert.Zero(t, c)
+	_, err = ErrorCode(codeMessage(0x10, -22))
+	assert.EqualError(t, err, "netlink: a 0x10 message carries no error code")
+	_, err = ErrorCode(Message{Header: Header{Type: Error}, Data: []byte{1, 2}})
+	assert.Error(t, err, "an Error message too short for a code")
+}

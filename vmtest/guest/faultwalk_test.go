@@ -93,7 +93,7 @@ func notifyAfter(req *faultwalk.FaultRequest) func(fd int, ex *faultwalk.Exchang
 		if err != nil {
 			return nil // faultwalk.Judge says why
 		}
-		ok := ex.SendErr == 0 && ((term != nil && term.Header.Type == netlink.Error && faultwalk.AnswerCode(*term) == 0) ||
+		ok := ex.SendErr == 0 && ((term != nil && term.Header.Type == netlink.Error && isAck(*term)) ||
 			(term == nil && slices.Contains(ex.RecvErrs, unix.ENOBUFS)))
 		got := 0
 		for _, m := range ex.Msgs {
@@ -457,4 +457,10 @@ func TestFaultWalkModuleLoad(t *testing.T) {
 	require.NoError(t, answers(), "after the walk")
 	t.Logf("fault walk: module load (init_module, %d-byte netl.ko, %s): %d failure points, seen: %s (%v)",
 		len(image), params, points, tally, time.Since(start).Round(time.Millisecond))
+}
+
+// isAck reports whether an NLMSG_ERROR message is an acknowledgement.
+func isAck(m netlink.Message) bool {
+	c, err := netlink.ErrorCode(m)
+	return err == nil && c == 0
 }
