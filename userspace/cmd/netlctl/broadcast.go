@@ -2,10 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 )
 
-func broadcastCommand(_, _ io.Writer) *command {
+func broadcastCommand(_ *output) *command {
 	fs := newFlagSet("broadcast", "-group G [-hex] [-timeout D] [DATA]", `
 Ask netl.ko to send DATA to multicast group -group (NETL_MSG_BROADCAST, with
 the acknowledge flag), and wait for the acknowledgement; print nothing on

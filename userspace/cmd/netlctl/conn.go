@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 	"time"
@@ -40,13 +39,6 @@ func dial(protocol, socketType int, port uint32, timeout time.Duration) (*netlin
 		return nil, 0, err
 	}
 	return c, pid, nil
-}
-
-// printMessage prints m on one line.
-func printMessage(w io.Writer, prefix string, m netlink.Message) {
-	h := m.Header
-	fmt.Fprintf(w, "%stype=%v flags=%v seq=%d pid=%d len=%d data=%q\n",
-		prefix, h.Type, h.Flags, h.Sequence, h.PID, h.Length, m.Data)
 }
 
 // isTimeout reports whether err is a receive timeout.

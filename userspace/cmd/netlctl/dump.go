@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func dumpCommand(stdout, _ io.Writer) *command {
+func dumpCommand(o *output) *command {
 	fs := newFlagSet("dump", "-parts N [-timeout D]", `
 Ask netl.ko for a multipart dump of -parts parts (NETL_MSG_DUMP with the
 dump flag), check that every part carries the multi flag and that
@@ -46,7 +45,7 @@ NLMSG_DONE ends it, and print each part as
 			return fmt.Errorf("dump of %d parts: %w", parts, err)
 		}
 		for _, p := range got {
-			fmt.Fprintf(stdout, "index=%d total=%d\n", p.Index, p.Total)
+			o.record(fmt.Sprintf("index=%d total=%d", p.Index, p.Total), map[string]any{"index": p.Index, "total": p.Total})
 		}
 		return nil
 	}}

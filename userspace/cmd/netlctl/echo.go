@@ -1,15 +1,15 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func echoCommand(stdout, _ io.Writer) *command {
+func echoCommand(o *output) *command {
 	fs := newFlagSet("echo", "[-count N] [-interval MS|param] [-hex] [-timeout D] [DATA]", `
 Ask netl.ko to send DATA back -count times, -interval milliseconds apart
 (NETL_MSG_ECHO, with the acknowledge flag), and print each reply as
@@ -45,8 +45,11 @@ that the module's EINVAL can be seen.`)
 				return err
 			}
 			h := r.Header
-			fmt.Fprintf(stdout, "type=%v flags=%v seq=%d pid=%d len=%d count=%d interval_ms=%v data=%q\n",
-				h.Type, h.Flags, h.Sequence, h.PID, h.Length, e.Count, formatInterval(e.IntervalMS), e.Data)
+			fields := messageFields(r)
+			fields["count"], fields["interval_ms"] = e.Count, formatInterval(e.IntervalMS)
+			fields["data_hex"], fields["text"] = hex.EncodeToString(e.Data), string(e.Data)
+			o.record(fmt.Sprintf("type=%v flags=%v seq=%d pid=%d len=%d count=%d interval_ms=%v data=%q",
+				h.Type, h.Flags, h.Sequence, h.PID, h.Length, e.Count, formatInterval(e.IntervalMS), e.Data), fields)
 		}
 		return nil
 	}}

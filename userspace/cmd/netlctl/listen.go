@@ -3,14 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func listenCommand(stdout, stderr io.Writer) *command {
+func listenCommand(o *output) *command {
 	fs := newFlagSet("listen", "[-port P] [-group G ...] [-count N] [-timeout D]", `
 Bind -port, join each -group, and print each message that arrives as
   from=... type=... flags=... seq=... pid=... len=... data="..."
@@ -46,13 +45,15 @@ on standard error and listening goes on.`)
 				return fmt.Errorf("joining group %d: %w", g, err)
 			}
 		}
-		fmt.Fprintf(stderr, "netlctl: listening on port %d, groups %v\n", pid, []uint32(groups))
+		fmt.Fprintf(o.stderr, "netlctl: listening on port %d, groups %v\n", pid, []uint32(groups))
 
 		for received := 0; *count == 0 || received < *count; {
 			msgs, from, group, err := c.ReceiveGroup()
 			where := fmt.Sprintf("from=%d ", from)
+			origin := map[string]any{"from": from}
 			if group != 0 {
 				where += fmt.Sprintf("group=%d ", group)
+				origin["group"] = group
 			}
 			var errno syscall.Errno
 			var sysErr *os.SyscallError
@@ -62,22 +63,26 @@ on standard error and listening goes on.`)
 			case isTimeout(err):
 				return fmt.Errorf("received %d of %d messages, then none within %v: %w", received, *count, *timeout, err)
 			case errors.Is(err, netlink.ErrOverrun):
-				fmt.Fprintf(stderr, "netlctl: %v\n", err)
+				fmt.Fprintf(o.stderr, "netlctl: %v\n", err)
 				continue
 			case errors.As(err, &errno) && !errors.As(err, &sysErr):
 				// An NLMSG_ERROR message: print it, with the
 				// messages before it, as a message.
 				for _, m := range msgs {
-					printMessage(stdout, where, m)
+					o.message(where, m, origin)
 				}
-				fmt.Fprintf(stdout, "%stype=error errno=%d (%v)\n", where, int(errno), errno)
+				fields := map[string]any{"type": "error", "errno": int(errno), "errno_text": errno.Error()}
+				for k, v := range origin {
+					fields[k] = v
+				}
+				o.record(fmt.Sprintf("%stype=error errno=%d (%v)", where, int(errno), errno), fields)
 				received += len(msgs) + 1
 				continue
 			case err != nil:
 				return err
 			}
 			for _, m := range msgs {
-				printMessage(stdout, where, m)
+				o.message(where, m, origin)
 				received++
 			}
 		}

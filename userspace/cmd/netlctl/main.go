@@ -16,6 +16,12 @@
 // notify, dump and stats send the module's typed requests (netl_proto.h),
 // one each; send sends any message, listen prints what arrives.
 //
+// Every command takes -json: it then prints a JSON object per line instead
+// of text (a message's type and flags by name and number, its payload in
+// hex), and an error adds a last object with "error", "exit", "timeout" and,
+// when the kernel answered, "errno", "errno_text", "ext_ack" and
+// "ext_ack_offset".
+//
 // Errors go to standard error, prefixed "netlctl: "; help that was asked
 // for (-h) goes to standard output. The exit status is 0 for success, 2 for
 // a usage error, 3 when an answer did not come within -timeout, 4 when the
@@ -58,7 +64,7 @@ type command struct {
 	run func(args []string) error
 }
 
-var commands = map[string]func(stdout, stderr io.Writer) *command{
+var commands = map[string]func(o *output) *command{
 	"seed":      seedCommand,
 	"send":      sendCommand,
 	"listen":    listenCommand,
@@ -99,7 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netlctl: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	cmd := newCommand(stdout, stderr)
+	o := &output{stdout: stdout, stderr: stderr}
+	cmd := newCommand(o)
+	cmd.fs.BoolVar(&o.json, "json", false, "print JSON, an object per line, for scripts; an error ends with an object with \"error\"")
 	// The flag package's own messages lack the "netlctl: " prefix: print
 	// its errors here instead.
 	cmd.fs.SetOutput(io.Discard)
@@ -125,7 +133,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	default:
 		fmt.Fprintf(stderr, "netlctl: %v\n", err)
-		return exitCode(err)
+		code := exitCode(err)
+		o.failure(err, code)
+		return code
 	}
 }
 

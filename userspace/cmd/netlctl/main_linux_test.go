@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -219,4 +220,28 @@ func TestTypedCommandsAgainstModule(t *testing.T) {
 	code, _, stderr = runCommand("echo", "-count", "101")
 	assert.Equal(t, exitKernel, code, "the kernel's error")
 	assert.Equal(t, "netlctl: echo: netlink receive: "+unix.EINVAL.Error()+": netl: echo count above 100\n", stderr)
+}
+
+// send -json: an object per reply; an error ends with an object that
+// carries the errno and the kernel's words for it.
+func TestSendJSON(t *testing.T) {
+	code, stdout, stderr := runCommand("send", "-json", "-protocol", "0", "-type", "noop", "-ack", "-seq", "78", "-timeout", "5s")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	var ack map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &ack), "stdout: %s", stdout)
+	assert.Equal(t, "error", ack["type"])
+	assert.Equal(t, float64(2), ack["type_num"])
+	assert.Equal(t, float64(78), ack["seq"])
+	assert.True(t, strings.HasPrefix(ack["data_hex"].(string), "00000000"), "code 0: %v", ack["data_hex"])
+
+	// With strict checking (a flag netlctl has not), rtnetlink would
+	// explain; without it, an unknown interface: ENODEV and no words.
+	code, stdout, _ = runCommand("send", "-json", "-protocol", "0", "-type", "18", "-timeout", "5s",
+		"-hex", "00000000f0ffff7f0000000000000000")
+	assert.Equal(t, exitKernel, code)
+	var fail map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &fail), "stdout: %s", stdout)
+	assert.Equal(t, float64(unix.ENODEV), fail["errno"])
+	assert.Equal(t, float64(exitKernel), fail["exit"])
+	assert.Equal(t, false, fail["timeout"])
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/netl-dev/netl/userspace/netlink"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // runCommand runs netlctl with args and returns its exit status and output.
@@ -154,8 +156,46 @@ func TestUsageListsCommands(t *testing.T) {
 }
 
 func TestPrintStats(t *testing.T) {
+	st := netlink.Stats{RxMsgs: 1, RxBytes: 2, RxMalformed: 3, TxMsgs: 4, TxDrops: 5, Broadcasts: 6, Notifies: 7, Dumps: 1 << 40}
 	var b bytes.Buffer
-	printStats(&b, netlink.Stats{RxMsgs: 1, RxBytes: 2, RxMalformed: 3, TxMsgs: 4, TxDrops: 5, Broadcasts: 6, Notifies: 7, Dumps: 1 << 40})
+	printStats(&output{stdout: &b}, st)
 	want := "rx_msgs 1\nrx_bytes 2\nrx_malformed 3\ntx_msgs 4\ntx_drops 5\nbroadcasts 6\nnotifies 7\ndumps 1099511627776\n"
 	assert.Equal(t, want, b.String(), "- want: %q\n-  got: %q", want, b.String())
+
+	b.Reset()
+	printStats(&output{stdout: &b, json: true}, st)
+	want = `{"broadcasts":6,"dumps":1099511627776,"notifies":7,"rx_bytes":2,"rx_malformed":3,"rx_msgs":1,"tx_drops":5,"tx_msgs":4}` + "\n"
+	assert.Equal(t, want, b.String(), "-json: one object")
+}
+
+// With -json, an error ends the output with an object a script can read:
+// the text, the exit status, the errno and the kernel's words.
+func TestJSONFailure(t *testing.T) {
+	var b bytes.Buffer
+	o := &output{stdout: &b, json: true}
+	err := fmt.Errorf("echo: %w", &netlink.OpError{Op: "receive", Err: syscall.EINVAL,
+		ExtAck: &netlink.ExtAck{Message: "netl: echo count above 100", Offset: 16, HasOffset: true}})
+	o.failure(err, exitCode(err))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(b.Bytes(), &got), "%s", b.String())
+	assert.Equal(t, map[string]any{
+		"error":          err.Error(),
+		"exit":           float64(exitKernel),
+		"timeout":        false,
+		"errno":          float64(syscall.EINVAL),
+		"errno_text":     "invalid argument",
+		"ext_ack":        "netl: echo count above 100",
+		"ext_ack_offset": float64(16),
+	}, got)
+
+	b.Reset()
+	err = fmt.Errorf("no reply within 1s: %w", &netlink.OpError{Op: "receive", Err: os.ErrDeadlineExceeded})
+	o.failure(err, exitCode(err))
+	require.NoError(t, json.Unmarshal(b.Bytes(), &got), "%s", b.String())
+	assert.Equal(t, true, got["timeout"])
+	assert.Equal(t, float64(exitTimeout), got["exit"])
+
+	b.Reset()
+	(&output{stdout: &b}).failure(err, 1)
+	assert.Empty(t, b.String(), "without -json, errors go to standard error only")
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func notifyCommand(stdout, _ io.Writer) *command {
+func notifyCommand(o *output) *command {
 	fs := newFlagSet("notify", "[-port P] [-delay MS] [-wait] [-hex] [-timeout D] [DATA]", `
 Ask netl.ko to send DATA to port -port after -delay milliseconds
 (NETL_MSG_NOTIFY, with the acknowledge flag), and wait for the
@@ -62,7 +61,7 @@ where after is the time since the request.`)
 		}
 		after := time.Since(start).Round(time.Millisecond)
 		for _, m := range msgs {
-			printMessage(stdout, fmt.Sprintf("after=%v ", after), m)
+			o.message(fmt.Sprintf("after=%v ", after), m, map[string]any{"after_ms": after.Milliseconds()})
 		}
 		return nil
 	}}

@@ -2,14 +2,13 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"syscall"
 	"time"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func seedCommand(stdout, _ io.Writer) *command {
+func seedCommand(o *output) *command {
 	fs := newFlagSet("seed", "[-port 100] [-type raw|dgram] [-count N] [-timeout 10s] [MESSAGE]", `
 Do what the seed's user program does: bind -port, send MESSAGE ("Hello you!"
 by default) NUL-terminated in a type-0 message of NLMSG_SPACE(1024) bytes
@@ -37,11 +36,11 @@ of -count replies.`)
 		if err := checkTimeout(*timeout); err != nil {
 			return err
 		}
-		return seed(stdout, *protocol, int(socketType), uint32(port), text, *count, *timeout)
+		return seed(o, *protocol, int(socketType), uint32(port), text, *count, *timeout)
 	}}
 }
 
-func seed(stdout io.Writer, protocol, socketType int, port uint32, text string, count int, timeout time.Duration) error {
+func seed(o *output, protocol, socketType int, port uint32, text string, count int, timeout time.Duration) error {
 	c, pid, err := dial(protocol, socketType, port, timeout)
 	if err != nil {
 		return err
@@ -63,7 +62,9 @@ func seed(stdout io.Writer, protocol, socketType int, port uint32, text string, 
 			if received == count {
 				break
 			}
-			fmt.Fprintf(stdout, "Received message: %s\n", netlink.CString(m.Data))
+			fields := messageFields(m)
+			fields["message"] = netlink.CString(m.Data)
+			o.record("Received message: "+netlink.CString(m.Data), fields)
 			received++
 		}
 	}

@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func sendCommand(stdout, stderr io.Writer) *command {
+func sendCommand(o *output) *command {
 	fs := newFlagSet("send", "-type T [-flags F] [-ack] [-port P] [-timeout D] [PAYLOAD]", `
 Send one message to the kernel and print each reply as
   type=... flags=... seq=... pid=... len=... data="..."
@@ -71,13 +70,13 @@ NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
 			// Allowed (the hazard tests send such messages), but the
 			// kernel's netlink_rcv_skb() and most modules skip a message
 			// without it: no answer, and the wait ends in -timeout.
-			fmt.Fprintln(stderr, "netlctl: send: warning: no NLM_F_REQUEST in -flags: the kernel may not answer")
+			fmt.Fprintln(o.stderr, "netlctl: send: warning: no NLM_F_REQUEST in -flags: the kernel may not answer")
 		}
 		msgs, err := c.Request(m)
 		// The replies read before an error, too: a dump's parts before
 		// its error, or a whole dump that was interrupted.
 		for _, r := range msgs {
-			printMessage(stdout, "", r)
+			o.message("", r, nil)
 		}
 		if isTimeout(err) {
 			return fmt.Errorf("no reply within %v: %w", *timeout, err)

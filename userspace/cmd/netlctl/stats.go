@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"io"
+	"strings"
 	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
 
-func statsCommand(stdout, _ io.Writer) *command {
+func statsCommand(o *output) *command {
 	fs := newFlagSet("stats", "[-timeout D]", `
 Ask netl.ko for its counters since it was loaded (NETL_MSG_STATS) and print
 them one per line, "name value", named as in struct netl_stats. The counters
@@ -35,14 +35,16 @@ include this request, not its reply.`)
 		if err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}
-		printStats(stdout, st)
+		printStats(o, st)
 		return nil
 	}}
 }
 
 // printStats prints the counters one per line, with struct netl_stats's
-// field names.
-func printStats(w io.Writer, st netlink.Stats) {
+// field names, or with -json as one object.
+func printStats(o *output, st netlink.Stats) {
+	fields := map[string]any{}
+	var text []string
 	for _, c := range []struct {
 		name  string
 		value uint64
@@ -56,6 +58,8 @@ func printStats(w io.Writer, st netlink.Stats) {
 		{"notifies", st.Notifies},
 		{"dumps", st.Dumps},
 	} {
-		fmt.Fprintf(w, "%s %d\n", c.name, c.value)
+		fields[c.name] = c.value
+		text = append(text, fmt.Sprintf("%s %d", c.name, c.value))
 	}
+	o.record(strings.Join(text, "\n"), fields)
 }
