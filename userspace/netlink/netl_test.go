@@ -349,7 +349,32 @@ func TestConnAgainstModule(t *testing.T) {
 		}
 		_, err := c.Dump(DumpMaxParts + 1)
 		assert.ErrorIs(t, err, syscall.EINVAL)
-		b, _ := DumpRequest{Parts: 1}.MarshalBinary()
+
+		// The kernel sizes a dump's datagrams by the largest buffer
+		// its reader has offered (max_recvmsg_len): the 32 KiB Conn
+		// offers on every read (minRead) holds the 1000 parts of 24
+		// bytes and NLMSG_DONE in one datagram; a buffer of the peeked
+		// size would have them in NLMSG_GOODSIZE pieces.
+		_, err = c.Stats() // a read first: the offer is made by recvmsg
+		require.NoError(t, err)
+		b, _ := DumpRequest{Parts: DumpMaxParts}.MarshalBinary()
+		require.NoError(t, c.Send(Message{Header: Header{Type: TypeDump, Flags: Request | Dump, Sequence: 990}, Data: b}))
+		var datagrams, parts int
+		for end := false; !end; {
+			msgs, err := c.Receive()
+			require.NoError(t, err, "after %d datagrams", datagrams)
+			datagrams++
+			for _, m := range msgs {
+				if m.Header.Type == Done {
+					end = true
+				} else {
+					parts++
+				}
+			}
+		}
+		assert.Equal(t, DumpMaxParts, parts)
+		assert.Equal(t, 1, datagrams, "datagrams of the dump of %d parts", DumpMaxParts)
+		b, _ = DumpRequest{Parts: 1}.MarshalBinary()
 		_, err = c.Request(Message{Header: Header{Type: TypeDump, Flags: Request}, Data: b})
 		assert.ErrorIs(t, err, syscall.EINVAL, "without the dump flag")
 	})

@@ -220,6 +220,48 @@ func TestTypedCommandsAgainstModule(t *testing.T) {
 	code, _, stderr = runCommand("echo", "-count", "101")
 	assert.Equal(t, exitKernel, code, "the kernel's error")
 	assert.Equal(t, "netlctl: echo: netlink receive: "+unix.EINVAL.Error()+": netl: echo count above 100\n", stderr)
+
+	// -json: the replies' fields, and the error's errno and words.
+	code, stdout, stderr = runCommand("echo", "-json", "-count", "1", "once")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	var reply map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &reply), "stdout: %s", stdout)
+	assert.Equal(t, "once", reply["text"])
+	assert.Equal(t, float64(1), reply["count"])
+	code, stdout, _ = runCommand("echo", "-json", "-count", "101")
+	assert.Equal(t, exitKernel, code)
+	var fail map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &fail), "stdout: %s", stdout)
+	assert.Equal(t, "netl: echo count above 100", fail["ext_ack"])
+	assert.Equal(t, float64(unix.EINVAL), fail["errno"])
+
+	if unix.Geteuid() == 0 {
+		t.Run("listen to a group", testListenToModuleGroup)
+	}
+}
+
+// listen -group prints what netl.ko broadcasts to the group, and names
+// the group (NETLINK_PKTINFO). Broadcasting needs CAP_NET_ADMIN.
+func testListenToModuleGroup(t *testing.T) {
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"listen", "-group", "63", "-count", "1", "-timeout", "10s"}, &stdout, &stderr)
+	}()
+	// A broadcast to a group without members is no error: send until the
+	// listener, once it has joined, has one.
+	for try := 0; ; try++ {
+		code, _, errOut := runCommand("broadcast", "-group", "63", "to the listener")
+		require.Equal(t, 0, code, "broadcast: %s", errOut)
+		select {
+		case code := <-done:
+			require.Equal(t, 0, code, "listen: %s", stderr.String())
+			assert.Regexp(t, `^from=0 group=63 type=0x11 flags=0 seq=0 pid=0 len=31 data="to the listener"\n$`, stdout.String())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		require.Less(t, try, 200, "listen printed nothing in 10 s of broadcasts; stderr: %s", stderr.String())
+	}
 }
 
 // send -json: an object per reply; an error ends with an object that
