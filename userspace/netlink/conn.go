@@ -37,7 +37,7 @@ type Config struct {
 // reading from.
 //
 // Messages a Request reads that are not its answer are kept for the next
-// Receive (at most maxPending datagrams; past that the oldest go, and the
+// Receive (at most 256 datagrams, maxPending; past that the oldest go, and the
 // next Receive reports ErrOverrun). They come first only if no Receive
 // runs at the same time as the Request: a Receive already blocked in
 // recvmsg returns the next datagram, kept or not.
