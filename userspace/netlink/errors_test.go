@@ -80,3 +80,50 @@ func TestErrorCode(t *testing.T) {
 	_, err = ErrorCode(Message{Header: Header{Type: Error}, Data: []byte{1, 2}})
 	assert.Error(t, err, "an Error message too short for a code")
 }
+
+// extAckMessage returns an NLMSG_ERROR message as the kernel builds it
+// (netlink_ack): the code, the request's header, its payload unless capped,
+// then the attributes.
+func extAckMessage(capped bool, attrs ...[]byte) Message {
+	b := binary.NativeEndian.AppendUint32(nil, uint32(0xffffffea)) // -EINVAL
+	req := Header{Length: HeaderLen + 8, Type: 0x10, Flags: Request, Sequence: 7}
+	hb, _ := Message{Header: req, Data: make([]byte, 8)}.MarshalBinary()
+	flags := flagAckTLVs
+	if capped {
+		hb = hb[:HeaderLen]
+		flags |= flagCapped
+	}
+	b = append(b, hb...)
+	for _, a := range attrs {
+		b = append(b, a...)
+	}
+	return Message{Header: Header{Type: Error, Flags: flags}, Data: b}
+}
+
+// nla returns a netlink attribute, padded to 4 bytes.
+func nla(typ uint16, v []byte) []byte {
+	b := binary.NativeEndian.AppendUint16(nil, uint16(4+len(v)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = append(b, v...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func TestParseExtAck(t *testing.T) {
+	msg := nla(nlmsgerrAttrMsg, []byte("netl: echo count above 100\x00"))
+	offs := nla(nlmsgerrAttrOffs, binary.NativeEndian.AppendUint32(nil, 16))
+	for _, capped := range []bool{false, true} {
+		got := parseExtAck(extAckMessage(capped, msg, offs))
+		assert.Equal(t, &ExtAck{Message: "netl: echo count above 100", Offset: 16, HasOffset: true}, got, "capped %v", capped)
+	}
+	assert.Nil(t, parseExtAck(extAckMessage(false)), "no attributes")
+	assert.Nil(t, parseExtAck(codeMessage(Error, -22)), "no NLM_F_ACK_TLVS")
+	bad := extAckMessage(true, msg)
+	binary.NativeEndian.PutUint16(bad.Data[4+HeaderLen:], 200) // nla_len past the end
+	assert.Nil(t, parseExtAck(bad), "an attribute longer than the message")
+
+	err := checkMessage(extAckMessage(false, msg))
+	assert.EqualError(t, err, "netlink receive: "+errno(22).Error()+": netl: echo count above 100")
+}
