@@ -546,7 +546,7 @@ func TestReceiveGroup(t *testing.T) {
 func TestReceiveTimeoutDespiteSignals(t *testing.T) {
 	c := dialRoute(t, nil)
 	require.NoError(t, c.SetReceiveTimeout(300*time.Millisecond))
-	err, signals := whileSignalled(t, c, func() error {
+	signals, err := whileSignalled(t, c, func() error {
 		_, err := c.Receive()
 		return err
 	})
@@ -560,7 +560,7 @@ func TestReceiveTimeoutDespiteSignals(t *testing.T) {
 // returns; it fails the test (closing c) if op is still running after 5 s.
 // SIGURG is the Go runtime's own preemption signal: handled (SA_RESTART)
 // and otherwise ignored.
-func whileSignalled(t *testing.T, c *Conn, op func() error) (error, int) {
+func whileSignalled(t *testing.T, c *Conn, op func() error) (signals int, err error) {
 	t.Helper()
 	tid := make(chan int, 1)
 	done := make(chan error, 1)
@@ -574,10 +574,10 @@ func whileSignalled(t *testing.T, c *Conn, op func() error) (error, int) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	giveUp := time.After(5 * time.Second)
-	for signals := 0; ; {
+	for {
 		select {
 		case err := <-done:
-			return err, signals
+			return signals, err
 		case <-tick.C:
 			require.NoError(t, unix.Tgkill(unix.Getpid(), id, unix.SIGURG))
 			signals++
@@ -616,7 +616,7 @@ func TestSendTimeout(t *testing.T) {
 	c := dialRoute(t, nil)
 	port := fillPeer(t, c)
 	require.NoError(t, c.SetSendTimeout(300*time.Millisecond))
-	err, _ := whileSignalled(t, c, func() error {
+	_, err := whileSignalled(t, c, func() error {
 		return c.SendTo(Message{Header: Header{Type: 0x42}}, port, 0)
 	})
 	require.Error(t, err)
