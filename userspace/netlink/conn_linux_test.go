@@ -3,6 +3,7 @@ package netlink
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -735,4 +736,30 @@ func TestRequestDumpInterrupted(t *testing.T) {
 		return
 	}
 	t.Fatal("200 dumps while an address came and went, and not one reported as interrupted")
+}
+
+// BenchmarkRequestAck is a request and its acknowledgement (NLMSG_NOOP
+// with NLM_F_ACK to rtnetlink), without a receive timeout (blocking
+// recvmsg) and with one (poll to the deadline, then a non-blocking read):
+// what the whole-operation deadline costs per request.
+func BenchmarkRequestAck(b *testing.B) {
+	for _, timeout := range []time.Duration{0, 5 * time.Second} {
+		b.Run(fmt.Sprintf("timeout=%v", timeout), func(b *testing.B) {
+			c, err := Dial(unix.NETLINK_ROUTE, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetReceiveTimeout(timeout); err != nil {
+				b.Fatal(err)
+			}
+			m := Message{Header: Header{Type: Noop, Flags: Request | Acknowledge}}
+			for b.Loop() {
+				m.Header.Sequence = 0
+				if _, err := c.Request(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
