@@ -75,11 +75,13 @@ type Conn struct {
 const maxPending = 256
 
 // datagram is the parsed messages of one datagram, their sender, and the
-// multicast group it came to (0: sent to this port).
+// multicast group it came to (0: sent to this port); err is why it did not
+// parse, for Receive to return.
 type datagram struct {
 	msgs  []Message
 	from  uint32
 	group uint32
+	err   error
 }
 
 // Dial opens a netlink socket for protocol (ProtocolTest for netl.ko) and,
@@ -187,8 +189,14 @@ func (c *Conn) ReceiveGroup() ([]Message, uint32, uint32, error) {
 			return nil, d.from, 0, err
 		}
 	}
+	if d.err != nil {
+		return nil, d.from, d.group, d.err
+	}
 	for i, m := range d.msgs {
 		if err := checkMessage(m); err != nil {
+			// What follows the error in its datagram comes with the
+			// next Receive.
+			c.keepFirst(datagram{msgs: d.msgs[i+1:], from: d.from, group: d.group})
 			return d.msgs[:i], d.from, d.group, err
 		}
 	}
@@ -202,7 +210,9 @@ func (c *Conn) ReceiveGroup() ([]Message, uint32, uint32, error) {
 // it peeked gets its dumps in more, smaller datagrams.
 const minRead = 32 << 10
 
-// receive reads one datagram and parses it, leaving error messages in it.
+// receive reads one datagram and parses it, leaving error messages in it;
+// a datagram that does not parse comes with its err set, and the error is
+// only for a failed read.
 // A nonzero deadline bounds the whole wait: receive polls for the datagram
 // and reads it without blocking, so neither a signal (EINTR) nor a
 // concurrent reader taking the datagram polled for restarts the wait, as
@@ -234,9 +244,9 @@ func (c *Conn) receive(deadline time.Time) (datagram, error) {
 		}
 		msgs, err := ParseMessages(b)
 		if err != nil {
-			return datagram{from: from}, &OpError{Op: "receive", Err: err}
+			return datagram{from: from, group: group, err: &OpError{Op: "receive", Err: err}}, nil
 		}
-		return datagram{msgs, from, group}, nil
+		return datagram{msgs: msgs, from: from, group: group}, nil
 	}
 }
 
@@ -292,8 +302,13 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 		}
 		msgs, from := d.msgs, d.from
 		if from != 0 || d.group != 0 {
-			c.keep(d) // a peer's datagram, or a broadcast: never the kernel's answer
+			// A peer's datagram, or a broadcast, even one that does
+			// not parse or holds nothing: never the kernel's answer.
+			c.keepWhole(d)
 			continue
+		}
+		if d.err != nil {
+			return replies, d.err
 		}
 		var others []Message
 		for i, r := range msgs {
@@ -302,29 +317,35 @@ func (c *Conn) Request(m Message) ([]Message, error) {
 				continue
 			}
 			if err := checkMessage(r); err != nil {
-				c.keep(datagram{append(others, msgs[i+1:]...), from, 0})
+				c.keep(datagram{msgs: append(others, msgs[i+1:]...), from: from})
 				return replies, err
 			}
 			replies = append(replies, r)
 			interrupted = interrupted || r.Header.Flags&DumpInterrupted != 0
 			if r.Header.Type == Error || r.Header.Type == Done ||
 				(r.Header.Flags&Multi == 0 && m.Header.Flags&Acknowledge == 0) {
-				c.keep(datagram{append(others, msgs[i+1:]...), from, 0})
+				c.keep(datagram{msgs: append(others, msgs[i+1:]...), from: from})
 				if interrupted {
 					return replies, &OpError{Op: "receive", Err: ErrDumpInterrupted}
 				}
 				return replies, nil
 			}
 		}
-		c.keep(datagram{others, from, 0})
+		c.keep(datagram{msgs: others, from: from})
 	}
 }
 
-// keep queues a datagram's messages for the next Receive.
+// keep queues the messages of a datagram that Request did not take, if
+// any, for the next Receive.
 func (c *Conn) keep(d datagram) {
-	if len(d.msgs) == 0 {
-		return
+	if len(d.msgs) > 0 {
+		c.keepWhole(d)
 	}
+}
+
+// keepWhole queues a datagram for the next Receive, as it came: empty, or
+// with the error it did not parse with.
+func (c *Conn) keepWhole(d datagram) {
 	c.pendingMu.Lock()
 	defer c.pendingMu.Unlock()
 	if len(c.pending) == maxPending {
@@ -332,6 +353,21 @@ func (c *Conn) keep(d datagram) {
 		c.lost++
 	}
 	c.pending = append(c.pending, d)
+}
+
+// keepFirst puts back, first in the queue, the messages of a datagram that
+// Receive returned only up to an error.
+func (c *Conn) keepFirst(d datagram) {
+	if len(d.msgs) == 0 {
+		return
+	}
+	c.pendingMu.Lock()
+	defer c.pendingMu.Unlock()
+	if len(c.pending) == maxPending {
+		c.pending = c.pending[:maxPending-1]
+		c.lost++
+	}
+	c.pending = append([]datagram{d}, c.pending...)
 }
 
 // popPending returns the oldest kept datagram, or the count of those lost

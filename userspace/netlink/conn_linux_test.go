@@ -763,3 +763,57 @@ func BenchmarkRequestAck(b *testing.B) {
 		})
 	}
 }
+
+// A peer's datagram that does not parse, read by a Request, is kept for
+// Receive as it came: it neither fails the Request nor vanishes (before:
+// the Request failed with the parse error, and the kernel's ack came with
+// the next Receive).
+func TestRequestKeepsPeersOddDatagrams(t *testing.T) {
+	c := dialRoute(t, nil)
+	peer := dialRoute(t, nil)
+	cPort, err := c.PID()
+	require.NoError(t, err)
+	peerPort, err := peer.PID()
+	require.NoError(t, err)
+	require.NoError(t, peer.SendRaw([]byte{1, 2, 3, 4, 5}, cPort))
+
+	msgs, err := c.Request(Message{Header: Header{Type: Noop, Flags: Request | Acknowledge}})
+	require.NoError(t, err, "the kernel's ack, past the peer's datagrams")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, Error, msgs[0].Header.Type)
+
+	_, from, err := c.ReceiveFrom()
+	assert.ErrorContains(t, err, "shorter than", "the datagram that does not parse, kept")
+	assert.Equal(t, peerPort, from)
+}
+
+// Receive returns the messages before an error in a datagram with the
+// error, and those after it with the next Receive (before: dropped).
+func TestReceiveKeepsMessagesAfterError(t *testing.T) {
+	c := dialRoute(t, nil)
+	peer := dialRoute(t, nil)
+	cPort, err := c.PID()
+	require.NoError(t, err)
+	var b []byte
+	for _, m := range []Message{
+		{Header: Header{Type: 0x41}, Data: []byte("before")},
+		{Header: Header{Type: Error}, Data: binary.NativeEndian.AppendUint32(nil, uint32(0xffffffea))}, // -EINVAL
+		{Header: Header{Type: 0x42}, Data: []byte("after")},
+	} {
+		mb, err := m.MarshalBinary()
+		require.NoError(t, err)
+		b = append(b, mb...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	require.NoError(t, peer.SendRaw(b, cPort))
+	msgs, err := c.Receive()
+	require.ErrorIs(t, err, unix.EINVAL)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "before", string(msgs[0].Data))
+	msgs, err = c.Receive()
+	require.NoError(t, err, "the message after the error")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "after", string(msgs[0].Data))
+}
