@@ -59,8 +59,12 @@ type Conn struct {
 	// rto is the receive timeout (SetReceiveTimeout), which also bounds a
 	// whole Request.
 	rto atomic.Int64
-	// sto is the send timeout (SetSendTimeout).
+	// sto is the send timeout (SetSendTimeout). smu makes timed sends go
+	// one at a time: a send a signal interrupted shortens SO_SNDTIMEO,
+	// which is the socket's, for its retry, and no other send may start
+	// with the shortened value meanwhile.
 	sto atomic.Int64
+	smu sync.Mutex
 
 	// pending holds what Request read that was not its answer, for the
 	// next Receive, datagram by datagram; lost counts the datagrams
@@ -147,6 +151,11 @@ func (c *Conn) sendTo(b []byte, pid, groups uint32) error {
 		return err
 	}
 	defer c.release()
+	if c.sto.Load() == 0 {
+		return sendTo(fd, b, pid, groups, 0)
+	}
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	return sendTo(fd, b, pid, groups, time.Duration(c.sto.Load()))
 }
 
@@ -400,7 +409,7 @@ func (c *Conn) nextSequence() uint32 {
 // in a full receiver's buffer (a user-space port: the kernel takes its
 // messages at once) returns an error matching os.ErrDeadlineExceeded. A
 // signal does not restart the wait: the retry gets what is left of d. 0
-// waits forever.
+// waits forever. With a send timeout, the Conn's sends go one at a time.
 //
 // It does not bound the time the kernel takes to handle a message: a
 // module that sleeps while it answers (netl.ko's echo, -interval apart)
@@ -411,6 +420,8 @@ func (c *Conn) SetSendTimeout(d time.Duration) error {
 		return err
 	}
 	defer c.release()
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	if err := setSendTimeout(fd, d); err != nil {
 		return err
 	}

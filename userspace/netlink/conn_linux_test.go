@@ -617,10 +617,11 @@ func TestSendTimeout(t *testing.T) {
 	c := dialRoute(t, nil)
 	port := fillPeer(t, c)
 	require.NoError(t, c.SetSendTimeout(300*time.Millisecond))
-	_, err := whileSignalled(t, c, func() error {
+	signals, err := whileSignalled(t, c, func() error {
 		return c.SendTo(Message{Header: Header{Type: 0x42}}, port, 0)
 	})
 	require.Error(t, err)
+	assert.Greater(t, signals, 2, "the send was interrupted")
 	assert.True(t, os.IsTimeout(err), "a timeout: %v", err)
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	var oe *OpError
@@ -816,4 +817,34 @@ func TestReceiveKeepsMessagesAfterError(t *testing.T) {
 	require.NoError(t, err, "the message after the error")
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "after", string(msgs[0].Data))
+}
+
+// A send that a signal interrupted near the end of its timeout does not
+// shorten the timeout of a send that starts meanwhile (before: the second
+// send inherited the first's shortened SO_SNDTIMEO and timed out after a
+// fraction of its own timeout).
+func TestSendTimeoutNotShortenedByAnotherSend(t *testing.T) {
+	c := dialRoute(t, nil)
+	port := fillPeer(t, c)
+	const timeout = time.Second
+	require.NoError(t, c.SetSendTimeout(timeout))
+	m := Message{Header: Header{Type: 0x42}}
+	tid := make(chan int, 1)
+	first := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		first <- c.SendTo(m, port, 0)
+	}()
+	id := <-tid
+	time.Sleep(800 * time.Millisecond) // the first send has 200 ms left
+	require.NoError(t, unix.Tgkill(unix.Getpid(), id, unix.SIGURG))
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	err := c.SendTo(m, port, 0)
+	took := time.Since(start)
+	assert.True(t, os.IsTimeout(err), "the second send times out: %v", err)
+	assert.GreaterOrEqual(t, took, 9*timeout/10, "the second send waited its own timeout")
+	assert.True(t, os.IsTimeout(<-first), "the first send times out")
 }
