@@ -848,3 +848,19 @@ func TestSendTimeoutNotShortenedByAnotherSend(t *testing.T) {
 	assert.GreaterOrEqual(t, took, 9*timeout/10, "the second send waited its own timeout")
 	assert.True(t, os.IsTimeout(<-first), "the first send times out")
 }
+
+// A dump that fails says why in its NLMSG_DONE, whose extended ack
+// follows the error code at once (netlink_dump_done: no request header
+// there, unlike NLMSG_ERROR). With strict checking, rtnetlink refuses an
+// address dump whose header has a prefix length (before: ExtAck nil).
+func TestExtendedAckOfDump(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.SetOption(unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1))
+	req := Message{Header: Header{Type: unix.RTM_GETADDR, Flags: Request | Dump}, Data: []byte{unix.AF_INET, 1, 0, 0, 0, 0, 0, 0}}
+	_, err := c.Request(req)
+	require.ErrorIs(t, err, unix.EINVAL)
+	var oe *OpError
+	require.ErrorAs(t, err, &oe)
+	require.NotNil(t, oe.ExtAck, "no extended ack with %v", err)
+	assert.Contains(t, oe.ExtAck.Message, "Invalid values in header for address dump request")
+}

@@ -146,16 +146,23 @@ const (
 	nlmsgerrAttrOffs             = 2     // NLMSGERR_ATTR_OFFS
 )
 
-// parseExtAck reads the attributes of an NLMSG_ERROR message: after the
+// parseExtAck reads the attributes of an NLMSG_ERROR message, after the
 // error code and the request's header, and after the request's payload
-// unless the kernel capped it (NLM_F_CAPPED). Nil when there are none or
-// they do not parse.
+// unless the kernel capped it (NLM_F_CAPPED); or of an NLMSG_DONE message,
+// right after the error code (netlink_dump_done). Nil when there are none
+// or they do not parse.
 func parseExtAck(m Message) *ExtAck {
-	if m.Header.Flags&flagAckTLVs == 0 || len(m.Data) < 4+HeaderLen {
+	if m.Header.Flags&flagAckTLVs == 0 || len(m.Data) < 4 {
 		return nil
 	}
-	off := 4 + HeaderLen
-	if m.Header.Flags&flagCapped == 0 {
+	off := 4
+	switch {
+	case m.Header.Type == Done:
+	case len(m.Data) < 4+HeaderLen:
+		return nil
+	case m.Header.Flags&flagCapped != 0:
+		off = 4 + HeaderLen
+	default:
 		reqLen := int(binary.NativeEndian.Uint32(m.Data[4:8]))
 		if reqLen < HeaderLen {
 			return nil

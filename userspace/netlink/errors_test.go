@@ -124,6 +124,10 @@ func TestParseExtAck(t *testing.T) {
 	binary.NativeEndian.PutUint16(bad.Data[4+HeaderLen:], 200) // nla_len past the end
 	assert.Nil(t, parseExtAck(bad), "an attribute longer than the message")
 
+	done := Message{Header: Header{Type: Done, Flags: Multi | flagAckTLVs},
+		Data: append(binary.NativeEndian.AppendUint32(nil, uint32(0xffffffea)), msg...)}
+	assert.Equal(t, &ExtAck{Message: "netl: echo count above 100"}, parseExtAck(done), "a dump's NLMSG_DONE: attributes right after the code")
+
 	err := checkMessage(extAckMessage(false, msg))
 	assert.EqualError(t, err, "netlink receive: "+errno(22).Error()+": netl: echo count above 100")
 }
