@@ -25,13 +25,14 @@ type Config struct {
 }
 
 // A Conn is a netlink socket. Its methods make blocking system calls on the
-// socket, as the seed's C programs do, and are safe for concurrent use:
+// socket, as the seed's C programs do (a receive with a timeout polls to its
+// deadline and then reads without blocking), and are safe for concurrent use:
 // concurrent Receives each get whole datagrams, one each. The one rule:
 // two Requests must not overlap, because each keeps the other's answer for
 // Receive as "another sequence number" (use a Conn per concurrent Request).
 //
 // Close may be called from any goroutine, but it does not interrupt a
-// Receive already blocked in recvmsg: that call returns when a message
+// Receive already waiting: that call returns when a message
 // arrives or the receive timeout (SetReceiveTimeout) expires, and the socket
 // is closed then. Set a timeout if one goroutine may close a Conn another is
 // reading from.

@@ -5,7 +5,8 @@
 // It models the wire format (Header, Message, the NLMSG_* helpers Align,
 // Length, Space, Payload, OK and Next, each beside the C macro it ports) and
 // a socket, Conn, that makes the same system calls as the seed's C programs:
-// blocking sendmsg and recvmsg on an AF_NETLINK socket. It knows the netl
+// sendmsg and recvmsg on an AF_NETLINK socket, blocking unless a timeout is
+// set (then a receive polls to its deadline). It knows the netl
 // protocol's constants and payloads (ProtocolTest, TypeEcho, EchoRequest,
 // ...), which a test checks against kmod/netl_proto.h. It stays
 // hand-written, rather than built on a general netlink library, because
@@ -63,9 +64,10 @@
 // SetReceiveTimeout bounds each Receive and each whole Request, however
 // many other datagrams or signals come meanwhile; SetSendTimeout bounds a
 // send to a user-space port whose buffer is full. A timeout matches
-// os.ErrDeadlineExceeded, and os.IsTimeout reports it. Without a timeout,
-// a call waits as long as the kernel makes it: a module that sleeps while
-// it answers keeps the send blocked, as it does the seed's C program.
+// os.ErrDeadlineExceeded, and os.IsTimeout reports it. No timeout bounds
+// the time the kernel takes to handle a message: a module that sleeps while
+// it answers (netl.ko's echo) keeps the send blocked, as it does the seed's
+// C program, and a Request's receive timeout starts when the send returns.
 //
 // # Concurrency
 //

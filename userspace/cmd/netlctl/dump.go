@@ -19,7 +19,7 @@ NLMSG_DONE ends it, and print each part as
 		partsSet = true
 		return parts.Set(s)
 	})
-	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for each datagram (0: forever)")
+	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for the whole dump (0: forever)")
 
 	return &command{fs: fs, run: func(args []string) error {
 		if !partsSet {

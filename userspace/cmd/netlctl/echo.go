@@ -23,7 +23,7 @@ that the module's EINVAL can be seen.`)
 	interval := intervalValue(netlink.EchoParamInterval)
 	fs.Var(&interval, "interval", "milliseconds between replies, up to 60000, or param (the module's reply_interval_ms)")
 	isHex := fs.Bool("hex", false, "DATA is hex, e.g. 00ff10")
-	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for each reply (0: forever)")
+	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for the answer once sent, after the module's sleeps (0: forever)")
 
 	return &command{fs: fs, run: func(args []string) error {
 		c, data, err := dialWithData(args, *isHex, *timeout)

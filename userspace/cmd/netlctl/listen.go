@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
@@ -55,8 +54,7 @@ on standard error and listening goes on.`)
 				where += fmt.Sprintf("group=%d ", group)
 				origin["group"] = group
 			}
-			var errno syscall.Errno
-			var sysErr *os.SyscallError
+			errno, kernel := kernelErrno(err)
 			switch {
 			case isTimeout(err) && *count == 0:
 				return nil
@@ -65,7 +63,7 @@ on standard error and listening goes on.`)
 			case errors.Is(err, netlink.ErrOverrun):
 				fmt.Fprintf(o.stderr, "netlctl: %v\n", err)
 				continue
-			case errors.As(err, &errno) && !errors.As(err, &sysErr):
+			case kernel:
 				// An NLMSG_ERROR message: print it, with the
 				// messages before it, as a message.
 				for _, m := range msgs {

@@ -19,8 +19,10 @@
 // Every command takes -json: it then prints a JSON object per line instead
 // of text (a message's type and flags by name and number, its payload in
 // hex), and an error adds a last object with "error", "exit", "timeout" and,
-// when the kernel answered, "errno", "errno_text", "ext_ack" and
-// "ext_ack_offset".
+// when the kernel answered with the error, "errno", "errno_text",
+// "ext_ack" and "ext_ack_offset" ("dump_interrupted" for a dump the kernel
+// marked so). A usage error (exit status 2) prints no object: its text is
+// on standard error, as always.
 //
 // Errors go to standard error, prefixed "netlctl: "; help that was asked
 // for (-h) goes to standard output. The exit status is 0 for success, 2 for
@@ -145,19 +147,27 @@ const (
 	exitKernel  = 4 // the kernel answered with an error
 )
 
-// exitCode tells a timeout and the kernel's own error from other errors:
-// a kernel error is a bare errno (from NLMSG_ERROR), where a failed system
-// call is an *os.SyscallError.
+// exitCode tells a timeout and the kernel's own error from other errors.
 func exitCode(err error) int {
-	var errno syscall.Errno
-	var sys *os.SyscallError
-	switch {
+	switch _, kernel := kernelErrno(err); {
 	case isTimeout(err):
 		return exitTimeout
-	case errors.As(err, &errno) && !errors.As(err, &sys):
+	case kernel:
 		return exitKernel
 	}
 	return 1
+}
+
+// kernelErrno returns the errno the kernel answered with (in NLMSG_ERROR or
+// NLMSG_DONE), if err is one: a bare errno, where a failed system call's
+// (a timeout's EAGAIN too) is in an *os.SyscallError.
+func kernelErrno(err error) (syscall.Errno, bool) {
+	var errno syscall.Errno
+	var sys *os.SyscallError
+	if errors.As(err, &errno) && !errors.As(err, &sys) {
+		return errno, true
+	}
+	return 0, false
 }
 
 // newFlagSet returns the flag set of command name, whose usage text shows

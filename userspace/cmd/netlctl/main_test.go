@@ -176,7 +176,7 @@ func TestJSONFailure(t *testing.T) {
 	err := fmt.Errorf("echo: %w", &netlink.OpError{Op: "receive", Err: syscall.EINVAL,
 		ExtAck: &netlink.ExtAck{Message: "netl: echo count above 100", Offset: 16, HasOffset: true}})
 	o.failure(err, exitCode(err))
-	var got map[string]any
+	got := map[string]any{}
 	require.NoError(t, json.Unmarshal(b.Bytes(), &got), "%s", b.String())
 	assert.Equal(t, map[string]any{
 		"error":          err.Error(),
@@ -188,14 +188,30 @@ func TestJSONFailure(t *testing.T) {
 		"ext_ack_offset": float64(16),
 	}, got)
 
-	b.Reset()
-	err = fmt.Errorf("no reply within 1s: %w", &netlink.OpError{Op: "receive", Err: os.ErrDeadlineExceeded})
-	o.failure(err, exitCode(err))
-	require.NoError(t, json.Unmarshal(b.Bytes(), &got), "%s", b.String())
-	assert.Equal(t, true, got["timeout"])
-	assert.Equal(t, float64(exitTimeout), got["exit"])
+	// A timeout's EAGAIN and a failed system call's errno are not the
+	// kernel's answer: no errno in the object.
+	for _, err := range []error{
+		fmt.Errorf("no reply within 1s: %w", &netlink.OpError{Op: "receive", Err: &timeoutLike{os.NewSyscallError("recvmsg", syscall.EAGAIN)}}),
+		&netlink.OpError{Op: "send", Err: os.NewSyscallError("sendmsg", syscall.EPERM)},
+	} {
+		b.Reset()
+		o.failure(err, exitCode(err))
+		got := map[string]any{}
+		require.NoError(t, json.Unmarshal(b.Bytes(), &got), "%s", b.String())
+		assert.NotContains(t, got, "errno", "%v", err)
+		assert.Equal(t, isTimeout(err), got["timeout"], "%v", err)
+		assert.Equal(t, float64(exitCode(err)), got["exit"], "%v", err)
+	}
 
 	b.Reset()
 	(&output{stdout: &b}).failure(err, 1)
 	assert.Empty(t, b.String(), "without -json, errors go to standard error only")
 }
+
+// timeoutLike is a receive timeout as the client makes one: it wraps the
+// system call's EAGAIN and matches os.ErrDeadlineExceeded.
+type timeoutLike struct{ err error }
+
+func (e *timeoutLike) Error() string        { return "timed out: " + e.err.Error() }
+func (e *timeoutLike) Unwrap() error        { return e.err }
+func (e *timeoutLike) Is(target error) bool { return target == os.ErrDeadlineExceeded }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"syscall"
 
 	"github.com/netl-dev/netl/userspace/netlink"
 )
@@ -62,15 +61,14 @@ func messageFields(m netlink.Message) map[string]any {
 }
 
 // failure writes, with -json, the error a command ended with as its last
-// record: the text, the exit status, and whatever of the kernel's answer
-// the error carries (errno, extended ack), or that it was a timeout.
+// record: the text, the exit status, whether it was a timeout, and when
+// the kernel answered with the error, its errno and extended ack.
 func (o *output) failure(err error, exit int) {
 	if !o.json {
 		return
 	}
 	fields := map[string]any{"error": err.Error(), "exit": exit, "timeout": isTimeout(err)}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
+	if errno, ok := kernelErrno(err); ok {
 		fields["errno"] = int(errno)
 		fields["errno_text"] = errno.Error()
 	}

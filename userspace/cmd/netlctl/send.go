@@ -11,10 +11,13 @@ func sendCommand(o *output) *command {
 	fs := newFlagSet("send", "-type T [-flags F] [-ack] [-port P] [-timeout D] [PAYLOAD]", `
 Send one message to the kernel and print each reply as
   type=... flags=... seq=... pid=... len=... data="..."
-Replies are read as for a request: those with another sequence number are
-skipped, and reading stops at a reply without the multi flag (unless -ack is
-set: then at the acknowledgement), at NLMSG_DONE, or at NLMSG_ERROR. An
-NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
+Replies are read as for a request: only the kernel's with this sequence
+number are printed, and reading stops at a reply without the multi flag
+(unless -ack is set: then at the acknowledgement), at NLMSG_DONE, or at
+NLMSG_ERROR. An NLMSG_ERROR with a nonzero error code is printed as an
+error, after the replies before it (exit status 4). A dump the kernel marked
+interrupted (NLM_F_DUMP_INTR) is printed whole, then an error (exit status
+1; with -json, "dump_interrupted": true).`)
 	var typ headerTypeValue
 	fs.Var(&typ, "type", "message type: a number, or noop, error, done, overrun, seed, echo, broadcast, notify, dump, stats (required)")
 	flags := headerFlagsValue(netlink.Request)
@@ -22,7 +25,7 @@ NLMSG_ERROR with a nonzero error code is printed as an error (exit status 1).`)
 	ack := fs.Bool("ack", false, "set the acknowledge flag and wait for the acknowledgement")
 	var port uint32Value
 	fs.Var(&port, "port", "port ID to bind (0: kernel-assigned)")
-	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for each reply (0: forever)")
+	timeout := fs.Duration("timeout", defaultTimeout, "how long to wait for the whole answer once sent (0: forever)")
 	var seq uint32Value
 	fs.Var(&seq, "seq", "sequence number (0: the next one, from 1)")
 	var pid uint32Value
