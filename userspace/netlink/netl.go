@@ -255,16 +255,18 @@ func (c *Conn) Notify(req NotifyRequest) error {
 // Dump asks the module for a dump of parts parts (at most DumpMaxParts) and
 // returns them in order. It checks that each part is a TypeDump message
 // with the Multi flag, that the parts count from 0 to parts-1, and that
-// NLMSG_DONE ends the dump.
+// NLMSG_DONE ends the dump. A dump the kernel marked interrupted is
+// returned whole, with an error matching ErrDumpInterrupted.
 func (c *Conn) Dump(parts uint32) ([]DumpPart, error) {
 	b, err := DumpRequest{Parts: parts}.MarshalBinary()
 	if err != nil {
 		return nil, &OpError{Op: "dump", Err: err}
 	}
 	msgs, err := c.Request(Message{Header: Header{Type: TypeDump, Flags: Request | Dump}, Data: b})
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrDumpInterrupted) {
 		return nil, err
 	}
+	interrupted := err
 	out := make([]DumpPart, 0, len(msgs))
 	for i, m := range msgs {
 		if m.Header.Type == Done {
@@ -274,7 +276,7 @@ func (c *Conn) Dump(parts uint32) ([]DumpPart, error) {
 			if len(out) != int(parts) {
 				return nil, &OpError{Op: "dump", Err: fmt.Errorf("%d parts before NLMSG_DONE, want %d", len(out), parts)}
 			}
-			return out, nil
+			return out, interrupted
 		}
 		if m.Header.Type != TypeDump {
 			return nil, &OpError{Op: "dump", Err: fmt.Errorf("part %d has type %v, want %v", i, m.Header.Type, TypeDump)}

@@ -70,6 +70,10 @@ on standard error and listening goes on.`)
 					o.message(where, m, origin)
 				}
 				fields := map[string]any{"type": "error", "errno": int(errno), "errno_text": errno.Error()}
+				var oe *netlink.OpError
+				if errors.As(err, &oe) && oe.ExtAck != nil {
+					fields["ext_ack"] = oe.ExtAck.Message
+				}
 				for k, v := range origin {
 					fields[k] = v
 				}
