@@ -128,10 +128,11 @@ func skipReason(out string) string {
 // outside a guest.
 const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
 
-// ClientPackages are host packages whose tests also run against netl.ko in
-// the guest: on a host without the module they skip, and the guest suite
-// (TestClientPackagesAgainstModule) runs their *AgainstModule tests where
-// it is loaded, so that no test of the client only ever skips.
+// ClientPackages are host packages whose tests also run in the guest, on
+// every pinned kernel: their *AgainstModule tests skip on a host without
+// netl.ko, and the guest suite (TestClientPackagesAgainstModule) runs them
+// where it is loaded, with the rest, so that no test of the client only
+// ever skips and its kernel behaviour is checked on each kernel.
 var ClientPackages = []string{"./userspace/netlink", "./userspace/cmd/netlctl"}
 
 // BuildGuestTests compiles the guest suite and the client packages' tests
