@@ -169,14 +169,17 @@ func recvmsg(fd int, b []byte, flags int) (int, uint32, uint32, error) {
 	}
 }
 
-// pollIn waits until fd has a datagram to read, or deadline passes.
+// pollIn waits until fd has a datagram to read, or deadline passes. A
+// deadline already past still finds a datagram that is queued: the wait
+// may end before the socket was looked at even once (a 1 ms timeout on a
+// loaded machine), and a queued datagram is no timeout.
 func pollIn(fd int, deadline time.Time) error {
 	for {
 		left := time.Until(deadline)
-		if left <= 0 {
-			return &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("poll", unix.EAGAIN)}}
+		ms := 0
+		if left > 0 {
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
-		ms := int((left + time.Millisecond - 1) / time.Millisecond)
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
 		switch {
 		case err == unix.EINTR:
@@ -185,6 +188,8 @@ func pollIn(fd int, deadline time.Time) error {
 			return &OpError{Op: "receive", Err: os.NewSyscallError("poll", err)}
 		case n > 0:
 			return nil
+		case left <= 0:
+			return &OpError{Op: "receive", Err: &timeoutError{err: os.NewSyscallError("poll", unix.EAGAIN)}}
 		}
 	}
 }

@@ -864,3 +864,19 @@ func TestExtendedAckOfDump(t *testing.T) {
 	require.NotNil(t, oe.ExtAck, "no extended ack with %v", err)
 	assert.Contains(t, oe.ExtAck.Message, "Invalid values in header for address dump request")
 }
+
+// A queued datagram is read whatever the timeout, even one that ran out
+// before the socket was looked at (before: a 1 ms timeout on a loaded
+// guest reported a timeout with the reply queued, TestClaimC3 in CI).
+func TestQueuedDatagramBeatsTimeout(t *testing.T) {
+	c := dialRoute(t, nil)
+	require.NoError(t, c.Send(Message{Header: Header{Type: Noop, Flags: Request | Acknowledge}}))
+	time.Sleep(10 * time.Millisecond) // the kernel answers within sendmsg; this is slack only
+	assert.NoError(t, pollIn(c.FD(), time.Now().Add(-time.Second)), "a deadline long past, a datagram queued")
+	require.NoError(t, c.SetReceiveTimeout(time.Microsecond))
+	msgs, err := c.Receive()
+	require.NoError(t, err, "the queued ack, with a 1 µs timeout")
+	require.Len(t, msgs, 1)
+	_, err = c.Receive()
+	assert.True(t, os.IsTimeout(err), "nothing queued: a timeout (%v)", err)
+}
