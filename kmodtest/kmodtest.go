@@ -231,11 +231,8 @@ func Run(t *testing.T, opts ...Option) []*Result {
 			t.Logf("the debug flavour exists for netl's own kernels only; leaving out %s", strings.Join(left, ", "))
 		}
 	}
-	if len(list) == 0 && c.kernelSrc == "" {
-		list = []string{""} // the default kernel: Prepare picks it, and says why
-	}
-	if c.kernelSrc != "" {
-		list = []string{""}
+	if len(list) == 0 || c.kernelSrc != "" {
+		list = []string{""} // the default kernel, or the source tree: Prepare picks it, and says why
 	}
 	suite, build := harness.GoTests(".", c.guestTests, t.TempDir())
 	go build() //nolint:errcheck // each run's Build returns the same error

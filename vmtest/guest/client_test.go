@@ -27,7 +27,7 @@ import (
 // hostOnly, which need the source tree or a C compiler (the host runs
 // them). Each runs in a network namespace of its own, whose counters no
 // other test moves.
-func TestClientPackagesAgainstModule(t *testing.T) {
+func TestClientPackages(t *testing.T) {
 	beginParallel(t)
 	bins, err := filepath.Glob(contract.GuestPath("bin/*.test"))
 	require.NoError(t, err)

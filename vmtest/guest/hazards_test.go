@@ -118,6 +118,9 @@ func TestMalformedInput(t *testing.T) {
 		return b
 	}
 	req := netlink.Request | netlink.Acknowledge
+	// What the module says of an error besides its code, for the shapes
+	// whose words are checked.
+	inWords := map[string]string{"echo count over 100": "netl: echo count above 100"}
 	// Each shape has one outcome on every pinned kernel: the error ack's
 	// errno, or (EAGAIN) no answer at all; and the module counts as
 	// malformed a bad length, a payload too short for its type and an
@@ -138,7 +141,6 @@ func TestMalformedInput(t *testing.T) {
 		{"notify payload too short", hdr(16+4, netlink.TypeNotify, req, []byte{0, 0, 0, 0}), unix.EINVAL, true},
 		{"dump without NLM_F_DUMP", hdr(16+4, netlink.TypeDump, req, []byte{1, 0, 0, 0}), unix.EINVAL, false},
 		{"echo count over 100", hdr(16+8, netlink.TypeEcho, req, []byte{101, 0, 0, 0, 0, 0, 0, 0}), unix.EINVAL, false},
-		{"echo count over 100, in words", hdr(16+8, netlink.TypeEcho, req, []byte{101, 0, 0, 0, 0, 0, 0, 0}), unix.EINVAL, false},
 		{"unknown type", hdr(16, netlink.MinType+0x30, req, nil), unix.EOPNOTSUPP, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,12 +148,12 @@ func TestMalformedInput(t *testing.T) {
 			require.NoError(t, c.SendRaw(tc.bytes, 0))
 			_, err := c.Receive()
 			require.ErrorIs(t, err, tc.errno)
-			if strings.HasSuffix(tc.name, ", in words") {
+			if want, ok := inWords[tc.name]; ok {
 				// The module's NL_SET_ERR_MSG_MOD, through NETLINK_EXT_ACK.
 				var oe *netlink.OpError
 				require.ErrorAs(t, err, &oe)
 				require.NotNil(t, oe.ExtAck, "no extended ack: %v", err)
-				assert.Equal(t, "netl: echo count above 100", oe.ExtAck.Message)
+				assert.Equal(t, want, oe.ExtAck.Message)
 			}
 			want := before
 			if tc.malformed {
