@@ -130,9 +130,9 @@ const GuestPackage = "github.com/netl-dev/netl/vmtest/guest"
 
 // ClientPackages are host packages whose tests also run in the guest, on
 // every pinned kernel: their *AgainstModule tests skip on a host without
-// netl.ko, and the guest suite (TestClientPackages) runs them
-// where it is loaded, with the rest, so that no test of the client only
-// ever skips and its kernel behaviour is checked on each kernel.
+// netl.ko, and the guest suite (TestClientPackages) runs them where it is
+// loaded, so that no test of the client only ever skips; in CI, with the
+// rest, so that the client's kernel behaviour is checked on each kernel.
 var ClientPackages = []string{"./userspace/netlink", "./userspace/cmd/netlctl"}
 
 // BuildGuestTests compiles the guest suite and the client packages' tests
